@@ -1,0 +1,62 @@
+"""The one exception hierarchy of planview.
+
+Library code (``geo``, ``layers``) raises these; ``server/errors.py`` maps each
+class to an HTTP status in one place and the CLI maps them to exit codes. Every
+error carries a safe bilingual message for the user (``message``) and may carry
+``detail`` for the log only.
+"""
+
+from __future__ import annotations
+
+
+class PlanviewError(Exception):
+    """Base class. ``message`` is shown to users; ``detail`` goes to the log."""
+
+    code = "error"
+
+    def __init__(self, message: str, *, detail: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail
+
+
+class NotFound(PlanviewError):
+    """A named thing (layer, map, workspace) does not exist."""
+
+    code = "not_found"
+
+
+class InvalidInput(PlanviewError):
+    """The caller's input is malformed or out of range; the message says what to fix."""
+
+    code = "invalid_input"
+
+
+class TooLarge(InvalidInput):
+    """An upload or archive exceeds a configured limit."""
+
+    code = "too_large"
+
+
+class UnsupportedFormat(InvalidInput):
+    """A file whose format cannot be read."""
+
+    code = "unsupported_format"
+
+
+class DataError(PlanviewError):
+    """Project data (a manifest, a layer file, a join) is broken; names the file and field."""
+
+    code = "data_error"
+
+
+class JoinError(DataError):
+    """Geometry and attribute keys do not match one to one."""
+
+    code = "join_error"
+
+
+class StorageError(PlanviewError):
+    """The workspace store failed; nothing was half-written."""
+
+    code = "storage_error"

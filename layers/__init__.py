@@ -1,0 +1,1 @@
+"""The layer catalogue: manifests, attribute tables, the join, the data build."""

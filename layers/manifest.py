@@ -1,0 +1,113 @@
+"""Layer manifests: the typed, validated description of one layer folder.
+
+A manifest is data (``data/layers/<id>/manifest.yaml``); this module only
+checks it. Validation errors name the file and the field so that whoever edits
+the YAML knows what to fix.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from geo.errors import DataError
+
+Precision = Literal["official", "schematic", "mixed"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DissolveSpec(_Strict):
+    source: str = Field(alias="from")
+    by: str
+
+
+class GeometrySpec(_Strict):
+    """Exactly one geometry source."""
+
+    file: str | None = None
+    schematic: str | None = None
+    dataset: str | None = None
+    dissolve: DissolveSpec | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> GeometrySpec:
+        given = [k for k in ("file", "schematic", "dataset", "dissolve") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of file/schematic/dataset/dissolve, got {given or 'none'}")
+        return self
+
+
+class Style(_Strict):
+    color: str = "#3366cc"
+    weight: float = 2.0
+    fill_color: str | None = None
+    fill_opacity: float = 0.25
+    opacity: float = 1.0
+    dash_array: str | None = None
+    radius: float = 6.0
+
+
+class LegendCategory(_Strict):
+    value: str
+    label: str
+    color: str
+
+
+class Legend(_Strict):
+    title: str
+    field: str | None = None
+    categories: list[LegendCategory] = Field(default_factory=list)
+
+
+class LayerManifest(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    title: str
+    title_en: str | None = None
+    plan: Literal["chongqing", "yunyang"]
+    description: str = ""
+    order: int = 50
+    key: str
+    attributes: str
+    geometry: GeometrySpec
+    precision: Precision
+    geometry_source: str
+    label_field: str = "name"
+    popup_fields: dict[str, str] = Field(default_factory=dict)
+    style: Style = Field(default_factory=Style)
+    legend: Legend | None = None
+    indicators: dict[str, str] = Field(default_factory=dict)
+
+    def color_for(self, props: dict[str, Any]) -> str:
+        """Fill colour of a feature: its legend category's, else the layer's."""
+        if self.legend and self.legend.field:
+            value = props.get(self.legend.field)
+            for cat in self.legend.categories:
+                if cat.value == value:
+                    return cat.color
+        return self.style.fill_color or self.style.color
+
+
+def load_manifest(path: Path) -> LayerManifest:
+    """Read and validate one manifest; the folder name must equal its id."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise DataError(f"{path}: cannot read manifest: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise DataError(f"{path}: manifest must be a YAML mapping")
+    try:
+        manifest = LayerManifest.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}" for err in exc.errors()
+        )
+        raise DataError(f"{path}: invalid manifest: {problems}") from exc
+    if manifest.id != path.parent.name:
+        raise DataError(f"{path}: id {manifest.id!r} must equal the folder name {path.parent.name!r}")
+    return manifest

@@ -1,0 +1,1 @@
+"""The planview web application: HTTP in, ``geo``/``layers`` calls, HTTP out."""

@@ -1,0 +1,51 @@
+"""``/api/layers``: the catalogue and each layer as GeoJSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from layers.catalogue import Catalogue, Layer
+from server.dependencies import BboxDep, CatalogueDep, ZoomDep
+from server.responses import GEOJSON, cached_json
+
+router = APIRouter(prefix="/api", tags=["layers"])
+
+
+def layer_summary(layer: Layer) -> dict[str, Any]:
+    m = layer.manifest
+    return {
+        "id": m.id, "title": m.title, "title_en": m.title_en, "plan": m.plan, "description": m.description,
+        "precision": m.precision, "precision_mix": layer.precisions, "feature_count": len(layer.features),
+        "bbox": list(layer.bbox), "geometry_source": m.geometry_source, "schema": layer.schema,
+        "style": m.style.model_dump(), "legend": m.legend.model_dump() if m.legend else None,
+        "label_field": m.label_field, "popup_fields": m.popup_fields, "order": m.order,
+        "links": {"geojson": f"/api/layers/{m.id}", "ogc": f"/ogc/collections/{m.id}"},
+    }
+
+
+def catalogue_summary(catalogue: Catalogue) -> dict[str, Any]:
+    return {
+        "layers": [layer_summary(layer) for layer in catalogue.ordered()],
+        "failed": [{"id": k, "message": v} for k, v in sorted(catalogue.failed.items())],
+    }
+
+
+@router.get("/layers")
+def list_layers(catalogue: CatalogueDep) -> dict[str, Any]:
+    return catalogue_summary(catalogue)
+
+
+@router.get("/layers/{layer_id}", response_class=Response,
+            responses={200: {"content": {GEOJSON: {}}}})
+def get_layer(layer_id: str, request: Request, catalogue: CatalogueDep, bbox: BboxDep, zoom: ZoomDep) -> Response:
+    layer = catalogue.get(layer_id)
+    etag = layer.etag("fc", bbox, zoom)
+    return cached_json(request, layer.feature_collection(bbox=bbox, zoom=zoom), etag, GEOJSON)
+
+
+@router.get("/indicators/{table_id}")
+def get_indicators(table_id: str, catalogue: CatalogueDep) -> dict[str, Any]:
+    return catalogue.indicator_table(table_id)

@@ -1,0 +1,41 @@
+"""The app factory: ``create_app(settings)`` builds a ready FastAPI app.
+
+Tests build apps with their own settings; ``planview serve`` builds one from
+the environment. The layer catalogue is loaded once, here.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.middleware.gzip import GZipMiddleware
+
+from layers.catalogue import Catalogue
+from server import api_layers, errors, export_api, ogc, overlay_api, pages
+from server.settings import ROOT, Settings
+
+log = logging.getLogger(__name__)
+TEMPLATES_DIR = ROOT / "server" / "templates"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    app = FastAPI(title="planview", description="重庆市与云阳县科技创新“十四五”规划地图", version="0.1.0")
+    app.state.settings = settings
+    app.state.catalogue = Catalogue.load(settings.data_dir, settings.build_dir)
+    for layer_id, reason in app.state.catalogue.failed.items():
+        log.error("layer %s unavailable: %s", layer_id, reason)
+    templates = Jinja2Templates(directory=str(TEMPLATES_DIR))  # autoescape on for .html
+    app.state.templates = templates
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
+    errors.install(app)
+    app.include_router(api_layers.router)
+    app.include_router(ogc.router)
+    app.include_router(overlay_api.router)
+    app.include_router(export_api.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=str(settings.static_dir)), name="static")
+    return app

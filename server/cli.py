@@ -1,0 +1,118 @@
+"""The ``planview`` command line: serve, data build, layers check/replace, overlay, export."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from geo.errors import PlanviewError
+from server.settings import Settings
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from server.app import create_app
+
+    uvicorn.run(create_app(settings), host=args.host or settings.host, port=args.port or settings.port)
+    return 0
+
+
+def _data_build(args: argparse.Namespace, settings: Settings) -> int:
+    from layers.build import build_all
+
+    counts = build_all(settings.data_dir, settings.build_dir)
+    for layer_id, n in sorted(counts.items()):
+        print(f"built {layer_id}: {n} features")
+    return 0
+
+
+def _layers_check(args: argparse.Namespace, settings: Settings) -> int:
+    from layers.check import check_all
+
+    problems = check_all(settings.data_dir, settings.build_dir, settings.plans_dir)
+    for p in problems:
+        print(f"PROBLEM {p}")
+    print(f"{len(problems)} problem(s)")
+    return 1 if problems else 0
+
+
+def _layers_replace(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from layers.replace import replace_geometry
+
+    result = replace_geometry(settings.data_dir, settings.build_dir, args.layer, Path(args.file), key=args.key)
+    print(result)
+    return 0
+
+
+def _overlay(args: argparse.Namespace, settings: Settings) -> int:
+    from server.cli_overlay import run_overlay
+
+    return run_overlay(args, settings)
+
+
+def _export(args: argparse.Namespace, settings: Settings) -> int:
+    from server.cli_export import run_export
+
+    return run_export(args, settings)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="planview", description="重庆/云阳科技创新规划地图")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the web viewer")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(handler=_serve)
+
+    data = sub.add_parser("data", help="derived data").add_subparsers(dest="data_command", required=True)
+    data.add_parser("build", help="rebuild derived layer geometry from pinned packages").set_defaults(handler=_data_build)
+
+    layers = sub.add_parser("layers", help="the layer catalogue").add_subparsers(dest="layers_command", required=True)
+    layers.add_parser("check", help="validate manifests, geometry, joins and citations").set_defaults(handler=_layers_check)
+    replace = layers.add_parser("replace", help="replace a layer's geometry with an authoritative file")
+    replace.add_argument("layer")
+    replace.add_argument("file")
+    replace.add_argument("--key", help="field in FILE holding the layer's join key")
+    replace.set_defaults(handler=_layers_replace)
+
+    overlay = sub.add_parser("overlay", help="check project sites against the plan zones")
+    overlay.add_argument("file")
+    overlay.add_argument("--crs", help="EPSG:4545, gcj02, bd09 … (default: from the file or inferred)")
+    overlay.add_argument("--encoding", help="attribute text encoding, e.g. gbk")
+    overlay.add_argument("--format", choices=["json", "csv", "geojson"], default="json")
+    overlay.set_defaults(handler=_overlay)
+
+    export = sub.add_parser("export", help="static map for documents (PNG/PDF/SVG)")
+    export.add_argument("map")
+    export.add_argument("--format", choices=["png", "pdf", "svg"], default="pdf")
+    export.add_argument("--paper", choices=["A4", "A3"], default="A4")
+    export.add_argument("--orientation", choices=["portrait", "landscape"], default="landscape")
+    export.add_argument("--dpi", type=int, default=300)
+    export.add_argument("--title")
+    export.add_argument("--subtitle")
+    export.add_argument("--overlay", help="workspace id of an upload to draw on top")
+    export.add_argument("--out", required=True)
+    export.set_defaults(handler=_export)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args, Settings()))
+    except PlanviewError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,32 @@
+"""Small typed dependencies: the catalogue, bbox and zoom query parameters."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+
+from layers.catalogue import Bbox, Catalogue, parse_bbox
+from server.settings import Settings
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+def get_catalogue(request: Request) -> Catalogue:
+    return request.app.state.catalogue  # type: ignore[no-any-return]
+
+
+def bbox_query(bbox: Annotated[str | None, Query(description="minx,miny,maxx,maxy (lon/lat)")] = None) -> Bbox | None:
+    return parse_bbox(bbox) if bbox else None
+
+
+def zoom_query(zoom: Annotated[int | None, Query(ge=0, le=22, description="map zoom; geometry simplified to it")] = None) -> int | None:
+    return zoom
+
+
+CatalogueDep = Annotated[Catalogue, Depends(get_catalogue)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+BboxDep = Annotated[Bbox | None, Depends(bbox_query)]
+ZoomDep = Annotated[int | None, Depends(zoom_query)]

@@ -1,0 +1,92 @@
+"""Map the one exception hierarchy (``geo.errors``) to HTTP, in one place.
+
+API paths get JSON ``{"error": code, "message": ...}``; page paths get a
+Chinese HTML error page with a link back to the catalogue. The message is the
+safe, user-facing text; details go to the log only.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from geo.errors import (
+    DataError,
+    InvalidInput,
+    NotFound,
+    PlanviewError,
+    StorageError,
+    TooLarge,
+    UnsupportedFormat,
+)
+
+log = logging.getLogger(__name__)
+
+STATUS: dict[type[PlanviewError], int] = {
+    NotFound: 404,
+    TooLarge: 413,
+    UnsupportedFormat: 415,
+    InvalidInput: 400,
+    DataError: 422,
+    StorageError: 503,
+    PlanviewError: 500,
+}
+
+
+def status_for(exc: PlanviewError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]  # type: ignore[index]
+    return 500
+
+
+def _wants_html(request: Request) -> bool:
+    path = request.url.path
+    if path.startswith(("/api", "/ogc")):
+        return False
+    return "text/html" in request.headers.get("accept", "") or not path.startswith("/static")
+
+
+def _error_page(request: Request, status: int, message: str) -> Response:
+    templates = getattr(request.app.state, "templates", None)
+    if templates is None:
+        return HTMLResponse(f"<h1>{status}</h1>", status_code=status)
+    return templates.TemplateResponse(  # type: ignore[no-any-return]
+        request, "error.html", {"status": status, "message": message}, status_code=status
+    )
+
+
+def _respond(request: Request, status: int, code: str, message: str) -> Response:
+    if _wants_html(request):
+        return _error_page(request, status, message)
+    return JSONResponse({"error": code, "message": message}, status_code=status)
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers on an app (called by the app factory)."""
+
+    @app.exception_handler(PlanviewError)
+    async def _planview(request: Request, exc: PlanviewError) -> Response:
+        status = status_for(exc)
+        log.log(logging.ERROR if status >= 500 else logging.INFO, "%s %s -> %s: %s %s",
+                request.method, request.url.path, status, exc.message, exc.detail or "")
+        return _respond(request, status, exc.code, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        return _respond(request, 400, "invalid_input", f"请求参数有误 / invalid request: {problems}")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        message = "页面不存在 / not found" if exc.status_code == 404 else str(exc.detail)
+        return _respond(request, exc.status_code, "http_error", message)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return _respond(request, 500, "internal", "服务器内部错误 / internal server error")

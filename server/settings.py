@@ -1,0 +1,40 @@
+"""All configuration, in one place, from ``PLANVIEW_*`` environment variables.
+
+Only the application reads settings; library code takes plain arguments.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PLANVIEW_", env_file=".env", extra="ignore")
+
+    data_dir: Path = ROOT / "data"
+    build_dir: Path = ROOT / "data" / "build"
+    static_dir: Path = ROOT / "static"
+    plans_dir: Path = ROOT / "data" / "plans"
+    # Workspaces (uploads): an embedded GeoPackage by default, PostGIS when a URL is given.
+    workspace_gpkg: Path = ROOT / "data" / "workspaces" / "workspaces.gpkg"
+    database_url: str | None = None
+    max_upload_mb: float = Field(50.0, gt=0)
+    max_vertices: int = Field(2_000_000, gt=0)
+    max_features: int = Field(200_000, gt=0)
+    max_archive_files: int = Field(200, gt=0)
+    max_uncompressed_mb: float = Field(500.0, gt=0)
+    # Online basemaps are off unless configured; the default map needs no internet.
+    enable_osm: bool = False
+    tianditu_token: str | None = None
+    enable_amap: bool = False
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
