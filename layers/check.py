@@ -1,0 +1,117 @@
+"""``planview layers check``: validate the whole catalogue, report every problem.
+
+Collects problems instead of stopping at the first, so one run tells an
+editor everything to fix: manifests, geometry (valid, in range, right CRS),
+the join, precision declarations, legends, citations and indicator tables.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import shapely
+
+from geo.errors import PlanviewError
+from layers.catalogue import Layer, jsonable, load_layer
+from layers.citations import citation_problem
+from layers.maps import load_maps
+from layers.tables import load_indicator_table
+
+# Everything the plans map lies in Chongqing (105.3-110.2 E, 28.2-32.2 N); a
+# margin allows for the 万开云 corridor's edges. Outside means a CRS mistake.
+CHONGQING_RANGE = (105.0, 28.0, 110.5, 32.5)
+
+
+def _geometry_problems(layer: Layer) -> list[str]:
+    out = []
+    gdf = layer.features
+    where = f"layer {layer.id}"
+    invalid = [k for k, g in zip(gdf[layer.manifest.key], gdf.geometry, strict=True)
+               if g is None or g.is_empty or not g.is_valid]
+    if invalid:
+        out.append(f"{where}: invalid or empty geometry for keys {invalid}")
+    x0, y0, x1, y1 = CHONGQING_RANGE
+    outside = [k for k, g in zip(gdf[layer.manifest.key], gdf.geometry, strict=True)
+               if g is not None and not g.is_empty and not shapely.box(x0, y0, x1, y1).contains(g)]
+    if outside:
+        out.append(f"{where}: geometry outside Chongqing lon/lat range (wrong CRS or axis order?) for keys {outside}")
+    return out
+
+
+def _precision_problems(layer: Layer) -> list[str]:
+    m = layer.manifest
+    kinds = set(layer.features["precision"])
+    declared = {"official": {"official"}, "schematic": {"schematic"}, "mixed": {"official", "schematic"}}[m.precision]
+    out = []
+    if not kinds <= declared or (m.precision != "mixed" and kinds != declared):
+        out.append(f"layer {m.id}: manifest says precision {m.precision!r} but features are {sorted(kinds)}")
+    schematic = layer.features[layer.features["precision"] == "schematic"]
+    for col in ("placement_basis", "uncertainty_m"):
+        if len(schematic) and (col not in schematic or schematic[col].isna().any()):
+            out.append(f"layer {m.id}: schematic features need {col!r}")
+    return out
+
+
+def _legend_problems(layer: Layer) -> list[str]:
+    legend = layer.manifest.legend
+    if legend is None or legend.field is None:
+        return []
+    if legend.field not in layer.features.columns:
+        return [f"layer {layer.id}: legend field {legend.field!r} is not an attribute"]
+    values = {str(v) for v in layer.features[legend.field] if jsonable(v) is not None}
+    missing = sorted(values - {c.value for c in legend.categories})
+    return [f"layer {layer.id}: legend has no category for values {missing}"] if missing else []
+
+
+def _citation_problems(layer: Layer, plans_dir: Path) -> list[str]:
+    out = []
+    for row in layer.properties():
+        problem = citation_problem(row.get("source"), row.get("quote"), plans_dir)
+        if problem:
+            out.append(f"layer {layer.id} feature {row.get(layer.manifest.key)!r}: {problem}")
+    return out
+
+
+def _indicator_problems(data_dir: Path, plans_dir: Path) -> list[str]:
+    out = []
+    for path in sorted((data_dir / "indicators").glob("*.yaml")):
+        try:
+            table = load_indicator_table(path)
+        except PlanviewError as exc:
+            out.append(exc.message)
+            continue
+        for i, row in enumerate(table["indicators"]):
+            row_d: dict[str, Any] = row if isinstance(row, dict) else {}
+            problem = citation_problem(table.get("source"), row_d.get("quote"), plans_dir)
+            if problem:
+                out.append(f"{path} indicator {i} ({row_d.get('name')}): {problem}")
+    return out
+
+
+def check_all(data_dir: Path, build_dir: Path, plans_dir: Path) -> list[str]:
+    """Every problem in the catalogue, as readable lines; empty when all is well."""
+    problems: list[str] = []
+    layers: dict[str, Layer] = {}
+    for manifest_path in sorted((data_dir / "layers").glob("*/manifest.yaml")):
+        try:
+            layers[manifest_path.parent.name] = load_layer(manifest_path, data_dir, build_dir)
+        except PlanviewError as exc:
+            problems.append(exc.message)
+    for layer in layers.values():
+        problems += _geometry_problems(layer)
+        problems += _precision_problems(layer)
+        problems += _legend_problems(layer)
+        problems += _citation_problems(layer, plans_dir)
+        for key, table in layer.manifest.indicators.items():
+            if not (data_dir / "indicators" / f"{table}.yaml").exists():
+                problems.append(f"layer {layer.id}: indicator table {table!r} for {key!r} does not exist")
+    problems += _indicator_problems(data_dir, plans_dir)
+    try:
+        for definition in load_maps(data_dir).values():
+            for ml in definition.layers:
+                if ml.id not in layers and not (data_dir / "layers" / ml.id).exists():
+                    problems.append(f"map {definition.id}: unknown layer {ml.id!r}")
+    except PlanviewError as exc:
+        problems.append(exc.message)
+    return problems

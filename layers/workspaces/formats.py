@@ -1,0 +1,81 @@
+"""Workspace outputs for people and other tools: CSV for Excel, GeoJSON for GIS.
+
+CSV is UTF-8 with a BOM (so Excel on Chinese Windows shows the text) and every
+text cell that a spreadsheet would run as a formula (starting with ``=``,
+``+``, ``-``, ``@``, tab or CR) is prefixed with an apostrophe.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+import shapely
+
+from layers.workspaces.model import Workspace
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+CSV_HEADER = ["序号", "名称", "申报产业", "几何类型", "面积(公顷)", "面积(亩)", "区县", "一区两群", "区域",
+              "所在规划分区", "重叠面积(公顷)", "重叠面积(亩)", "占场地比例", "是否在万开云走廊", "最近分区",
+              "最近距离(米)", "产业是否相符", "提示"]
+
+
+def safe_cell(value: Any) -> Any:
+    """A CSV cell that a spreadsheet shows as text, never runs as a formula."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def _join(values: list[Any]) -> str:
+    """Cell text for several values; empty when none of them is known."""
+    if all(v is None or v == "" for v in values):
+        return ""
+    return "；".join("" if v is None else str(v) for v in values)
+
+
+def csv_rows(report: dict[str, Any]) -> list[list[Any]]:
+    rows = []
+    for s in report.get("sites", []):
+        county = s.get("county") or {}
+        zones = s.get("zones", [])
+        nearest = s.get("nearest") or {}
+        matches = [z["industry_match"] for z in zones if z.get("industry_match") is not None]
+        rows.append([
+            s["site_no"], s["name"], s.get("industry"), s.get("geometry_type"), s.get("area_ha"), s.get("area_mu"),
+            county.get("name"), county.get("group"), county.get("region"),
+            _join([f"{z['layer_title']}·{z['name']}" + ("（示意）" if z.get("schematic") else "") for z in zones]),
+            _join([z.get("overlap_ha") for z in zones]), _join([z.get("overlap_mu") for z in zones]),
+            _join([f"{z['share']:.1%}" if z.get("share") is not None else None for z in zones]),
+            "是" if s.get("in_corridor") else "否",
+            nearest.get("name"), nearest.get("distance_m"),
+            ("" if not matches else "是" if all(matches) else "否"),
+            _join(s.get("flags", [])),
+        ])
+    return rows
+
+
+def to_csv(report: dict[str, Any]) -> bytes:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerow(CSV_HEADER)
+    for row in csv_rows(report):
+        writer.writerow([safe_cell(v) for v in row])
+    return buf.getvalue().encode("utf-8-sig")
+
+
+def to_geojson(workspace: Workspace) -> dict[str, Any]:
+    """Sites with their results as a GeoJSON FeatureCollection (RFC 7946, lon/lat)."""
+    results = {r["site_no"]: r for r in workspace.report.get("sites", [])}
+    features = []
+    for site_no, geom in zip(workspace.sites["site_no"], workspace.sites.geometry.values, strict=True):
+        rep = results.get(int(site_no), {})
+        props = {k: v for k, v in rep.items() if k != "bbox"}
+        features.append({"type": "Feature", "id": int(site_no), "properties": props,
+                         "geometry": json.loads(shapely.to_geojson(geom)) if geom is not None else None})
+    return {"type": "FeatureCollection", "name": f"overlay-{workspace.id}",
+            "planview": {k: workspace.report.get(k) for k in ("id", "created", "filename", "sha256", "crs",
+                                                               "warnings", "notes", "summary")},
+            "features": features}

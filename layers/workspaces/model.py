@@ -1,0 +1,102 @@
+"""The workspace record and the store protocol both implementations follow."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+import geopandas as gpd
+
+from geo.errors import NotFound
+
+ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
+
+
+def new_workspace_id() -> str:
+    return uuid.uuid4().hex
+
+
+def check_id(ws_id: str) -> str:
+    """A well-formed id, or NotFound (never let arbitrary text reach a query or a path)."""
+    if not isinstance(ws_id, str) or not ID_PATTERN.match(ws_id):
+        raise NotFound(f"没有工作区 {ws_id!r} / no workspace {ws_id!r}")
+    return ws_id
+
+
+@dataclass
+class Workspace:
+    """One saved upload: where it came from, the CRS used, the sites and the report."""
+
+    id: str
+    created: datetime  # timezone-aware UTC
+    filename: str
+    sha256: str
+    size_bytes: int
+    format: str
+    crs: dict[str, Any]  # code, label, source, reason, swapped_axes
+    sites: gpd.GeoDataFrame  # EPSG:4326: site_no, name, industry, attributes (dict), geometry
+    report: dict[str, Any]
+
+    @property
+    def summary(self) -> WorkspaceSummary:
+        return WorkspaceSummary(id=self.id, created=self.created, filename=self.filename, sha256=self.sha256,
+                                format=self.format, crs_code=str(self.crs.get("code")), site_count=len(self.sites))
+
+
+@dataclass(frozen=True)
+class WorkspaceSummary:
+    id: str
+    created: datetime
+    filename: str
+    sha256: str
+    format: str
+    crs_code: str
+    site_count: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "created": self.created.isoformat(), "filename": self.filename,
+                "sha256": self.sha256, "format": self.format, "crs": self.crs_code, "site_count": self.site_count,
+                "links": {"self": f"/api/overlay/{self.id}", "page": f"/overlay/{self.id}",
+                          "csv": f"/api/overlay/{self.id}.csv", "geojson": f"/api/overlay/{self.id}.geojson"}}
+
+
+class WorkspaceStore(Protocol):
+    """Save/get/list/delete workspaces; every write is one transaction."""
+
+    def save(self, workspace: Workspace) -> str: ...
+
+    def get(self, ws_id: str) -> Workspace: ...
+
+    def list(self) -> list[WorkspaceSummary]: ...
+
+    def delete(self, ws_id: str) -> None: ...
+
+
+def site_rows(workspace: Workspace) -> list[dict[str, Any]]:
+    """Flat per-site columns stored next to each geometry (so QGIS users see the results too)."""
+    results = {r["site_no"]: r for r in workspace.report.get("sites", [])}
+    rows = []
+    for site_no, name, industry, attrs in zip(workspace.sites["site_no"], workspace.sites["name"],
+                                              workspace.sites["industry"], workspace.sites["attributes"],
+                                              strict=True):
+        res = results.get(int(site_no), {})
+        county = res.get("county") or {}
+        nearest = res.get("nearest") or {}
+        rows.append({
+            "site_no": int(site_no), "name": str(name), "industry": industry,
+            "county": county.get("name"), "region_group": county.get("group"),
+            "zones": "；".join(f"{z['layer_title']}·{z['name']}" for z in res.get("zones", [])) or None,
+            "in_corridor": bool(res.get("in_corridor")),
+            "nearest_zone": nearest.get("name"), "nearest_m": nearest.get("distance_m"),
+            "area_ha": res.get("area_ha"), "area_mu": res.get("area_mu"),
+            "attributes": json.dumps(attrs or {}, ensure_ascii=False),
+        })
+    return rows
+
+
+SITE_COLUMNS = ("site_no", "name", "industry", "county", "region_group", "zones", "in_corridor", "nearest_zone",
+                "nearest_m", "area_ha", "area_mu", "attributes")

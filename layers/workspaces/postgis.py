@@ -1,0 +1,142 @@
+"""The workspace store on PostGIS, for many users and large uploads (``PLANVIEW_DATABASE_URL``).
+
+Same contract as the GeoPackage store: ``save`` writes the workspace row and
+all its sites in one transaction (sites streamed with COPY), ``delete``
+cascades. The schema is created on first use under an advisory lock so that
+parallel first uploads do not race. The ``postgis`` extension must already
+exist in the database (``CREATE EXTENSION postgis`` needs a superuser).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import psycopg
+import shapely
+from psycopg import sql
+
+from geo.crs import LONLAT
+from geo.errors import NotFound, StorageError
+from layers.workspaces.model import SITE_COLUMNS, Workspace, WorkspaceSummary, check_id, site_rows
+
+_SCHEMA_LOCK = 0x706C616E  # "plan": advisory lock id for schema creation
+
+
+class PostgisStore:
+    """Workspaces in two PostGIS tables, ``planview_workspaces`` and ``planview_sites``."""
+
+    def __init__(self, url: str, *, schema: str = "public") -> None:
+        self.url = url
+        self.schema = schema
+        self.workspaces = sql.Identifier(schema, "planview_workspaces")
+        self.sites = sql.Identifier(schema, "planview_sites")
+        try:
+            with self._tx() as conn:
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+                if conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'postgis'").fetchone() is None:
+                    raise StorageError("数据库未启用 PostGIS（请以超级用户执行 CREATE EXTENSION postgis）/ "
+                                       "the database lacks PostGIS: run CREATE EXTENSION postgis as a superuser")
+                conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+                conn.execute(sql.SQL(
+                    "CREATE TABLE IF NOT EXISTS {} (id text PRIMARY KEY, created timestamptz NOT NULL,"
+                    " filename text NOT NULL, sha256 text NOT NULL, size_bytes bigint NOT NULL, format text NOT NULL,"
+                    " crs_code text, crs_reason text, crs jsonb NOT NULL, site_count integer NOT NULL,"
+                    " report jsonb NOT NULL)").format(self.workspaces))
+                conn.execute(sql.SQL(
+                    "CREATE TABLE IF NOT EXISTS {} (fid bigserial PRIMARY KEY,"
+                    " workspace_id text NOT NULL REFERENCES {} (id) ON DELETE CASCADE, site_no integer NOT NULL,"
+                    " name text, industry text, county text, region_group text, zones text, in_corridor boolean,"
+                    " nearest_zone text, nearest_m double precision, area_ha double precision,"
+                    " area_mu double precision, attributes jsonb, geom geometry(Geometry, 4326) NOT NULL)"
+                ).format(self.sites, self.workspaces))
+                conn.execute(sql.SQL("CREATE INDEX IF NOT EXISTS planview_sites_ws ON {} (workspace_id, site_no)")
+                             .format(self.sites))
+                conn.execute(sql.SQL("CREATE INDEX IF NOT EXISTS planview_sites_geom ON {} USING gist (geom)")
+                             .format(self.sites))
+        except psycopg.Error as exc:
+            raise StorageError("无法连接工作区数据库 / cannot open the workspace database", detail=str(exc)) from exc
+
+    @contextmanager
+    def _tx(self) -> Iterator[psycopg.Connection[Any]]:
+        """A connection in one transaction: committed on success, rolled back on any error."""
+        with psycopg.connect(self.url, connect_timeout=10) as conn, conn.transaction():
+            yield conn
+
+    def _copy_rows(self, workspace: Workspace) -> Iterator[tuple[Any, ...]]:
+        geoms = shapely.set_srid(np.asarray(workspace.sites.geometry.values, dtype=object), 4326)
+        ewkb = shapely.to_wkb(geoms, hex=True, include_srid=True, output_dimension=2)
+        for hexwkb, row in zip(ewkb, site_rows(workspace), strict=True):
+            yield (workspace.id, *(row[c] for c in SITE_COLUMNS), hexwkb)
+
+    def save(self, workspace: Workspace) -> str:
+        check_id(workspace.id)
+        cols = sql.SQL(", ").join(sql.Identifier(c) for c in ("workspace_id", *SITE_COLUMNS, "geom"))
+        try:
+            with self._tx() as conn:
+                conn.execute(
+                    sql.SQL("INSERT INTO {} (id, created, filename, sha256, size_bytes, format, crs_code, crs_reason,"
+                            " crs, site_count, report) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)")
+                    .format(self.workspaces),
+                    (workspace.id, workspace.created, workspace.filename, workspace.sha256, workspace.size_bytes,
+                     workspace.format, workspace.crs.get("code"), workspace.crs.get("reason"),
+                     json.dumps(workspace.crs, ensure_ascii=False), len(workspace.sites),
+                     json.dumps(workspace.report, ensure_ascii=False)))
+                with conn.cursor().copy(sql.SQL("COPY {} ({}) FROM STDIN").format(self.sites, cols)) as copy:
+                    for record in self._copy_rows(workspace):
+                        copy.write_row(record)
+        except psycopg.errors.UniqueViolation as exc:
+            raise StorageError("工作区编号冲突 / workspace id already exists", detail=str(exc)) from exc
+        except psycopg.Error as exc:
+            raise StorageError("保存工作区失败，未写入任何内容 / saving the workspace failed; nothing was written",
+                               detail=str(exc)) from exc
+        return workspace.id
+
+    def delete(self, ws_id: str) -> None:
+        check_id(ws_id)
+        try:
+            with self._tx() as conn:
+                cur = conn.execute(sql.SQL("DELETE FROM {} WHERE id = %s").format(self.workspaces), (ws_id,))
+                if cur.rowcount == 0:
+                    raise NotFound(f"没有工作区 {ws_id} / no workspace {ws_id}")
+        except psycopg.Error as exc:
+            raise StorageError("删除工作区失败 / deleting the workspace failed", detail=str(exc)) from exc
+
+    def list(self) -> list[WorkspaceSummary]:
+        try:
+            with self._tx() as conn:
+                rows = conn.execute(sql.SQL("SELECT id, created, filename, sha256, format, crs_code, site_count"
+                                            " FROM {} ORDER BY created DESC, id").format(self.workspaces)).fetchall()
+        except psycopg.Error as exc:
+            raise StorageError("读取工作区列表失败 / listing workspaces failed", detail=str(exc)) from exc
+        return [WorkspaceSummary(id=r[0], created=r[1].astimezone(UTC), filename=r[2], sha256=r[3],
+                                 format=r[4], crs_code=r[5], site_count=int(r[6])) for r in rows]
+
+    def get(self, ws_id: str) -> Workspace:
+        check_id(ws_id)
+        try:
+            with self._tx() as conn:
+                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                head = conn.execute(sql.SQL("SELECT id, created, filename, sha256, size_bytes, format, crs, report"
+                                            " FROM {} WHERE id = %s").format(self.workspaces), (ws_id,)).fetchone()
+                if head is None:
+                    raise NotFound(f"没有工作区 {ws_id} / no workspace {ws_id}")
+                rows = conn.execute(sql.SQL("SELECT ST_AsBinary(geom), site_no, name, industry, attributes FROM {}"
+                                            " WHERE workspace_id = %s ORDER BY site_no").format(self.sites),
+                                    (ws_id,)).fetchall()
+        except psycopg.Error as exc:
+            raise StorageError("读取工作区失败 / reading the workspace failed", detail=str(exc)) from exc
+        geoms = shapely.from_wkb([bytes(r[0]) for r in rows]) if rows else np.empty(0, dtype=object)
+        sites = gpd.GeoDataFrame(
+            {"site_no": [int(r[1]) for r in rows], "name": pd.Series([r[2] for r in rows], dtype=object),
+             "industry": pd.Series([r[3] for r in rows], dtype=object),
+             "attributes": [r[4] or {} for r in rows]},
+            geometry=gpd.GeoSeries(geoms, crs=LONLAT), crs=LONLAT)
+        return Workspace(id=head[0], created=head[1].astimezone(UTC), filename=head[2], sha256=head[3],
+                         size_bytes=int(head[4]), format=head[5], crs=head[6], sites=sites, report=head[7])
