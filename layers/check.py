@@ -10,11 +10,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import shapely
+from shapely.geometry import Point
 
+from geo.crs import EQUAL_AREA
 from geo.errors import PlanviewError
 from layers.catalogue import Layer, jsonable, load_layer
 from layers.citations import citation_problem
+from layers.gazetteer import Place, cited_ids, load_gazetteer
 from layers.maps import load_maps
 from layers.tables import load_indicator_table
 
@@ -64,6 +68,27 @@ def _legend_problems(layer: Layer) -> list[str]:
     return [f"layer {layer.id}: legend has no category for values {missing}"] if missing else []
 
 
+def anchor_problems(layer: Layer, gazetteer: dict[str, Place]) -> list[str]:
+    """Schematics citing ``GeoNames <id>`` must lie within ``uncertainty_m`` of that point."""
+    if "placement_basis" not in layer.features:
+        return []
+    out = []
+    key = layer.manifest.key
+    for _, row in layer.features.iterrows():
+        basis = row["placement_basis"] if isinstance(row["placement_basis"], str) else None
+        for gid in cited_ids(basis):
+            place = gazetteer.get(gid)
+            if place is None:
+                out.append(f"layer {layer.id} feature {row[key]!r}: cites GeoNames {gid}, not in data/gazetteer")
+                continue
+            pair = gpd.GeoSeries([row.geometry, Point(place.lon, place.lat)], crs="EPSG:4326").to_crs(EQUAL_AREA)
+            metres = float(pair.iloc[0].distance(pair.iloc[1]))
+            if metres > float(row["uncertainty_m"]):
+                out.append(f"layer {layer.id} feature {row[key]!r}: {metres:.0f} m from GeoNames {gid} "
+                           f"({place.name_zh[0] if place.name_zh else place.name}) exceeds uncertainty_m {row['uncertainty_m']}")
+    return out
+
+
 def _citation_problems(layer: Layer, plans_dir: Path) -> list[str]:
     out = []
     for row in layer.properties():
@@ -98,7 +123,10 @@ def check_all(data_dir: Path, build_dir: Path, plans_dir: Path) -> list[str]:
             layers[manifest_path.parent.name] = load_layer(manifest_path, data_dir, build_dir)
         except PlanviewError as exc:
             problems.append(exc.message)
+    gazetteer_path = data_dir / "gazetteer" / "geonames-chongqing.tsv"
+    gazetteer = load_gazetteer(gazetteer_path) if gazetteer_path.exists() else {}
     for layer in layers.values():
+        problems += anchor_problems(layer, gazetteer)
         problems += _geometry_problems(layer)
         problems += _precision_problems(layer)
         problems += _legend_problems(layer)
