@@ -17,6 +17,7 @@ $(STAMP): pyproject.toml
 
 $(BUILT): $(STAMP) $(wildcard data/layers/*/*.yaml) $(wildcard data/layers/*/*.geojson)
 	$(BIN)/planview data build
+	$(BIN)/python -m geo.fonts
 
 data: $(BUILT)
 

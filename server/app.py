@@ -19,6 +19,8 @@ from server.settings import ROOT, Settings
 
 log = logging.getLogger(__name__)
 TEMPLATES_DIR = ROOT / "server" / "templates"
+PRECOMPRESSED = ("image/png", "image/jpeg", "application/pdf", "application/zip", "application/gzip",
+                 "font/woff", "font/woff2", "text/event-stream")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -30,7 +32,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         log.error("layer %s unavailable: %s", layer_id, reason)
     templates = Jinja2Templates(directory=str(TEMPLATES_DIR))  # autoescape on for .html
     app.state.templates = templates
-    app.add_middleware(GZipMiddleware, minimum_size=1024)
+    # PNG/PDF are compressed already; gzipping them again only costs time.
+    app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=6, exclude_content_types=PRECOMPRESSED)
     errors.install(app)
     app.include_router(api_layers.router)
     app.include_router(ogc.router)

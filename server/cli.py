@@ -99,6 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--title")
     export.add_argument("--subtitle")
     export.add_argument("--overlay", help="workspace id of an upload to draw on top")
+    export.add_argument("--figure", help="figure number, e.g. 图1")
+    export.add_argument("--date", help="date printed on the map (default: today)")
+    export.add_argument("--bbox", help="view to draw, minx,miny,maxx,maxy in lon/lat (default: the map's)")
+    export.add_argument("--layers", help="comma-separated layer ids to show (default: the map's visible layers)")
     export.add_argument("--out", required=True)
     export.set_defaults(handler=_export)
     return parser

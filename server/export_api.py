@@ -1,7 +1,88 @@
-"""Routes for export_api (filled in by its feature)."""
+"""``/api/export`` (static maps for documents) and ``/api/overlay/{id}/report.pdf`` (site-check report).
+
+Only HTTP translation: query parameters become :class:`layers.export.ExportOptions`,
+the bytes come back with their content type and a Chinese-safe file name
+(RFC 6266 / RFC 5987 ``filename*``). Rendering is blocking matplotlib work,
+so the handlers are plain ``def`` (run in the threadpool).
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import datetime as dt
+from typing import Annotated
+from urllib.parse import quote
 
-router = APIRouter()
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from layers.catalogue import parse_bbox
+from layers.export import ExportOptions, export_map, load_overlay, parse_layer_ids
+from layers.maps import load_maps
+from layers.report import render_report, short_name
+from server.dependencies import CatalogueDep, SettingsDep
+from server.overlay_api import get_store
+
+router = APIRouter(prefix="/api", tags=["export"])
+
+
+def content_disposition(ascii_name: str, display_name: str, *, inline: bool = False) -> str:
+    """``attachment; filename="ascii"; filename*=UTF-8''percent-encoded`` (RFC 6266/5987)."""
+    kind = "inline" if inline else "attachment"
+    fallback = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in ascii_name)
+    return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(display_name, safe='')}"
+
+
+def today() -> str:
+    return dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date().isoformat()  # China Standard Time
+
+
+@router.get("/export", response_class=Response, responses={
+    200: {"content": {"application/pdf": {}, "image/png": {}, "image/svg+xml": {}},
+          "description": "the map sheet"}})
+def export(
+    request: Request,
+    catalogue: CatalogueDep,
+    settings: SettingsDep,
+    map: Annotated[str, Query(description="map id, e.g. yunyang", max_length=100)],
+    format: Annotated[str, Query(description="png | pdf | svg", max_length=10)] = "pdf",
+    paper: Annotated[str, Query(description="A4 | A3", max_length=10)] = "A4",
+    orientation: Annotated[str, Query(description="portrait | landscape", max_length=20)] = "landscape",
+    dpi: Annotated[int, Query(description="72-600 (PNG resolution)")] = 300,
+    width: Annotated[int | None, Query(description="pixel width instead of a paper size")] = None,
+    height: Annotated[int | None, Query(description="pixel height instead of a paper size")] = None,
+    title: Annotated[str | None, Query(description="title (default: the map's)")] = None,
+    subtitle: Annotated[str | None, Query(description="subtitle (empty: none)")] = None,
+    figure: Annotated[str | None, Query(description="figure number, e.g. 图1")] = None,
+    date: Annotated[str | None, Query(description="date printed on the sheet (default: today; empty: none)")] = None,
+    bbox: Annotated[str | None, Query(description="minx,miny,maxx,maxy lon/lat view (default: the map's)")] = None,
+    layers: Annotated[str | None, Query(description="visible layer ids, comma separated")] = None,
+    overlay: Annotated[str | None, Query(description="workspace id of an upload to draw on top", max_length=100)]
+    = None,
+) -> Response:
+    options = ExportOptions(
+        format=format.lower(), paper=paper, orientation=orientation, dpi=dpi, width_px=width, height_px=height,
+        title=title, subtitle=subtitle, figure_number=figure, date=today() if date is None else date,
+        bbox=parse_bbox(bbox) if bbox else None, layers=parse_layer_ids(layers),
+    )
+    sites = load_overlay(get_store(request), overlay) if overlay else None
+    result = export_map(catalogue, load_maps(settings.data_dir), map, options, overlay=sites)
+    headers = {
+        "Content-Disposition": content_disposition(result.filename, result.display_name),
+        "Cache-Control": "no-store",
+        "X-Content-Type-Options": "nosniff",
+    }
+    return Response(result.content, media_type=result.media_type, headers=headers)
+
+
+@router.get("/overlay/{workspace_id}/report.pdf", response_class=Response,
+            responses={200: {"content": {"application/pdf": {}}, "description": "the site-check report"}})
+def overlay_report(workspace_id: str, request: Request, catalogue: CatalogueDep, settings: SettingsDep) -> Response:
+    """选址核查报告: overview map, file and CRS facts, one row per site, disclaimers (PDF)."""
+    workspace = get_store(request).get(workspace_id)
+    pdf = render_report(catalogue, load_maps(settings.data_dir), workspace, date=today())
+    display = f"选址核查报告-{short_name(workspace.filename, 80)}.pdf"
+    return Response(pdf, media_type="application/pdf", headers={
+        "Content-Disposition": content_disposition(f"planview-report-{workspace.id}.pdf", display),
+        "Cache-Control": "no-store",
+        "X-Content-Type-Options": "nosniff",
+    })
