@@ -100,6 +100,7 @@ def data_dir(tmp_path: Path) -> Path:
     for table in ("yunyang", "chongqing"):
         shutil.copy(ROOT / "data" / "indicators" / f"{table}.yaml", tmp_path / "indicators")
     shutil.copytree(ROOT / "data" / "build", tmp_path / "build")
+    shutil.copytree(ROOT / "data" / "gazetteer", tmp_path / "gazetteer")
     return tmp_path
 
 
