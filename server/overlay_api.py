@@ -1,7 +1,288 @@
-"""Routes for overlay_api (filled in by its feature)."""
+"""``/api/overlay`` and ``/overlay``: upload project sites, check them against the plans, keep them.
+
+HTTP only: the upload is streamed and cut off at ``Settings.max_upload_mb``
+(413) before anything is parsed; reading, analysis and storage happen in
+:mod:`geo.readers`, :mod:`geo.overlay` and :mod:`layers.workspaces`, in a
+worker thread.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import threading
+from dataclasses import dataclass, field
+from typing import Any
 
-router = APIRouter()
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from python_multipart.exceptions import FormParserError
+from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.concurrency import run_in_threadpool
+
+from geo.errors import InvalidInput, NotFound, PlanviewError, TooLarge
+from geo.readers import ReadLimits
+from layers.catalogue import Catalogue
+from layers.workspaces import Workspace, WorkspaceStore, open_store
+from layers.workspaces.formats import to_csv, to_geojson
+from layers.workspaces.service import create_workspace
+from server.dependencies import CatalogueDep, SettingsDep
+from server.errors import status_for
+from server.responses import GEOJSON, dumps
+from server.settings import Settings
+
+router = APIRouter(tags=["overlay"])
+
+FIELD_LIMIT = 1024  # bytes for the small text fields (crs, encoding)
+TABLE_ROWS = 2000  # rows shown on the result page; the CSV has them all
+CRS_CHOICES = [
+    ("", "自动识别（按文件声明或坐标数值）"),
+    ("EPSG:4326", "WGS84 经纬度 (EPSG:4326)"),
+    ("EPSG:4490", "CGCS2000 经纬度 (EPSG:4490)"),
+    ("gcj02", "GCJ-02 高德/腾讯坐标"),
+    ("bd09", "BD-09 百度坐标"),
+    ("EPSG:4544", "CGCS2000 3度带 中央经线105° 无带号 (EPSG:4544)"),
+    ("EPSG:4545", "CGCS2000 3度带 中央经线108° 无带号 (EPSG:4545)"),
+    ("EPSG:4546", "CGCS2000 3度带 中央经线111° 无带号 (EPSG:4546)"),
+    ("EPSG:4523", "CGCS2000 3度带 35带 含带号 (EPSG:4523)"),
+    ("EPSG:4524", "CGCS2000 3度带 36带 含带号 (EPSG:4524)"),
+    ("EPSG:4525", "CGCS2000 3度带 37带 含带号 (EPSG:4525)"),
+]
+ENCODING_CHOICES = [("", "自动识别"), ("utf-8", "UTF-8"), ("gbk", "GBK / GB18030")]
+
+
+def limits_from(settings: Settings) -> ReadLimits:
+    return ReadLimits(max_bytes=settings.max_upload_bytes, max_vertices=settings.max_vertices,
+                      max_features=settings.max_features, max_archive_files=settings.max_archive_files,
+                      max_uncompressed_bytes=int(settings.max_uncompressed_mb * 1024 * 1024))
+
+
+_STORE_LOCK = threading.Lock()
+
+
+def get_store(request: Request) -> WorkspaceStore:
+    """The app's workspace store, opened on first use."""
+    state = request.app.state
+    with _STORE_LOCK:
+        store = getattr(state, "workspace_store", None)
+        if store is None:
+            settings: Settings = state.settings
+            store = open_store(gpkg_path=settings.workspace_gpkg, database_url=settings.database_url)
+            state.workspace_store = store
+    return store  # type: ignore[no-any-return]
+
+
+# ---------------------------------------------------------------- streaming upload
+
+
+@dataclass
+class Upload:
+    filename: str = ""
+    data: bytearray = field(default_factory=bytearray)
+    fields: dict[str, str] = field(default_factory=dict)
+    seen_file: bool = False
+
+
+def _too_large(settings: Settings) -> TooLarge:
+    mb = settings.max_upload_mb
+    return TooLarge(f"文件超过 {mb:g} MB 上限，请压缩、简化或分批上传 / the file exceeds the {mb:g} MB limit; "
+                    "zip, simplify or split it")
+
+
+class _PartCollector:
+    """python-multipart callbacks that keep the ``file`` part (size-capped) and small text fields."""
+
+    def __init__(self, upload: Upload, max_bytes: int, settings: Settings) -> None:
+        self.upload = upload
+        self.max_bytes = max_bytes
+        self.settings = settings
+        self._header_field = bytearray()
+        self._header_value = bytearray()
+        self._headers: dict[str, bytes] = {}
+        self._name = ""
+        self._is_file = False
+        self._buf = bytearray()
+
+    def callbacks(self) -> dict[str, Any]:
+        return {"on_part_begin": self.on_part_begin, "on_header_field": self.on_header_field,
+                "on_header_value": self.on_header_value, "on_header_end": self.on_header_end,
+                "on_headers_finished": self.on_headers_finished, "on_part_data": self.on_part_data,
+                "on_part_end": self.on_part_end}
+
+    def on_part_begin(self) -> None:
+        self._headers = {}
+        self._buf = bytearray()
+
+    def on_header_field(self, data: bytes, start: int, end: int) -> None:
+        self._header_field += data[start:end]
+
+    def on_header_value(self, data: bytes, start: int, end: int) -> None:
+        self._header_value += data[start:end]
+
+    def on_header_end(self) -> None:
+        self._headers[self._header_field.decode("latin-1").lower()] = bytes(self._header_value)
+        self._header_field, self._header_value = bytearray(), bytearray()
+
+    def on_headers_finished(self) -> None:
+        _, options = parse_options_header(self._headers.get("content-disposition", b""))
+        self._name = options.get(b"name", b"").decode("utf-8", "replace")
+        self._is_file = b"filename" in options
+        if self._is_file and self._name == "file":
+            raw = options.get(b"filename", b"")
+            self.upload.filename = raw.decode("utf-8", "replace") if raw else ""
+            self.upload.seen_file = True
+
+    def on_part_data(self, data: bytes, start: int, end: int) -> None:
+        if self._is_file:
+            if self._name != "file":
+                return  # other file parts are ignored, not stored
+            self.upload.data += data[start:end]
+            if len(self.upload.data) > self.max_bytes:
+                raise _too_large(self.settings)
+        else:
+            self._buf += data[start:end]
+            if len(self._buf) > FIELD_LIMIT:
+                raise InvalidInput(f"表单字段 {self._name} 过长 / form field {self._name} is too long")
+
+    def on_part_end(self) -> None:
+        if not self._is_file and self._name:
+            self.upload.fields[self._name] = self._buf.decode("utf-8", "replace").strip()
+
+
+async def read_upload(request: Request, settings: Settings) -> Upload:
+    """Stream a multipart body, keeping at most ``max_upload_bytes`` of the file (else 413)."""
+    content_type, params = parse_options_header(request.headers.get("content-type", ""))
+    boundary = params.get(b"boundary")
+    if content_type != b"multipart/form-data" or not boundary:
+        raise InvalidInput("请以 multipart/form-data 上传，文件字段名为 file / upload as multipart/form-data with the "
+                           "file in a field named 'file'")
+    max_bytes = settings.max_upload_bytes
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > max_bytes + 64 * 1024:
+        raise _too_large(settings)
+    upload = Upload()
+    collector = _PartCollector(upload, max_bytes, settings)
+    parser = MultipartParser(boundary, collector.callbacks())  # type: ignore[arg-type]
+    received = 0
+    try:
+        async for chunk in request.stream():
+            received += len(chunk)
+            if received > max_bytes + 64 * 1024:
+                raise _too_large(settings)
+            parser.write(chunk)
+        parser.finalize()
+    except FormParserError as exc:
+        raise InvalidInput(f"上传数据格式有误 / malformed multipart upload: {exc}") from None
+    if not upload.seen_file:
+        raise InvalidInput("没有收到文件，请在 file 字段上传 / no file received; send it in the 'file' field")
+    return upload
+
+
+async def _process(request: Request, settings: Settings, catalogue: Catalogue) -> Workspace:
+    upload = await read_upload(request, settings)
+    store = get_store(request)
+    crs = upload.fields.get("crs") or None
+    encoding = upload.fields.get("encoding") or None
+    filename = (upload.filename or "upload").replace("\\", "/").rsplit("/", 1)[-1][:255]
+    return await run_in_threadpool(create_workspace, store, bytes(upload.data), filename, catalogue, crs=crs,
+                                   encoding=encoding, limits=limits_from(settings))
+
+
+# ---------------------------------------------------------------- API
+
+
+@router.post("/api/overlay", status_code=201)
+async def post_overlay(request: Request, settings: SettingsDep, catalogue: CatalogueDep) -> Response:
+    """Upload a file of sites (multipart ``file``, optional ``crs``, ``encoding``) -> the saved report."""
+    workspace = await _process(request, settings, catalogue)
+    return Response(dumps(workspace.report), status_code=201, media_type="application/json",
+                    headers={"Location": f"/api/overlay/{workspace.id}"})
+
+
+@router.get("/api/overlay")
+def list_overlays(request: Request) -> dict[str, Any]:
+    return {"workspaces": [s.as_dict() for s in get_store(request).list()]}
+
+
+@router.get("/api/overlay/{ref}", response_class=Response,
+            responses={200: {"content": {"application/json": {}, "text/csv": {}, GEOJSON: {}}}})
+def get_overlay(ref: str, request: Request) -> Response:
+    """``{id}`` or ``{id}.json`` (report), ``{id}.csv`` (Excel-ready), ``{id}.geojson`` (sites + results)."""
+    ws_id, _, ext = ref.partition(".")
+    store = get_store(request)
+    if ext in ("", "json"):
+        workspace = store.get(ws_id)
+        return Response(dumps(workspace.report), media_type="application/json")
+    if ext == "csv":
+        workspace = store.get(ws_id)
+        name = f"overlay-{ws_id}.csv"
+        return Response(to_csv(workspace.report), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    if ext == "geojson":
+        workspace = store.get(ws_id)
+        return Response(dumps(to_geojson(workspace)), media_type=GEOJSON)
+    raise NotFound(f"不支持的格式 .{ext}（可用 .json .csv .geojson）/ "
+                   f"unknown format .{ext}; use .json, .csv or .geojson")
+
+
+@router.delete("/api/overlay/{ws_id}", status_code=204)
+def delete_overlay(ws_id: str, request: Request) -> Response:
+    get_store(request).delete(ws_id)
+    return Response(status_code=204)
+
+
+# ---------------------------------------------------------------- pages
+
+
+def _form_page(request: Request, *, status: int = 200, error: str | None = None,
+               fields: dict[str, str] | None = None) -> HTMLResponse:
+    workspaces = []
+    store_error = None
+    try:
+        workspaces = [s.as_dict() for s in get_store(request).list()]
+    except PlanviewError as exc:
+        store_error = exc.message
+    settings: Settings = request.app.state.settings
+    return request.app.state.templates.TemplateResponse(  # type: ignore[no-any-return]
+        request, "overlay.html",
+        {"workspaces": workspaces, "error": error, "store_error": store_error, "fields": fields or {},
+         "crs_choices": CRS_CHOICES, "encoding_choices": ENCODING_CHOICES, "max_mb": settings.max_upload_mb},
+        status_code=status)
+
+
+@router.get("/overlay", response_class=HTMLResponse)
+def overlay_form(request: Request) -> HTMLResponse:
+    return _form_page(request)
+
+
+@router.post("/overlay", response_class=HTMLResponse)
+async def overlay_submit(request: Request, settings: SettingsDep, catalogue: CatalogueDep) -> Response:
+    try:
+        workspace = await _process(request, settings, catalogue)
+    except PlanviewError as exc:
+        return _form_page(request, status=status_for(exc), error=exc.message)
+    return RedirectResponse(f"/overlay/{workspace.id}", status_code=303)
+
+
+@router.get("/overlay/{ws_id}", response_class=HTMLResponse)
+def overlay_result(ws_id: str, request: Request, catalogue: CatalogueDep) -> HTMLResponse:
+    workspace = get_store(request).get(ws_id)
+    report = workspace.report
+    sites = report.get("sites", [])
+    bounds = [float(v) for v in workspace.sites.total_bounds] if len(workspace.sites) else None
+    payload = {
+        "id": workspace.id, "geojson": f"/api/overlay/{workspace.id}.geojson", "bounds": bounds,
+        "layers": [layer["id"] for layer in report.get("layers", [])],
+        "county_layer": report.get("county_layer"), "site_count": len(sites),
+    }
+    return request.app.state.templates.TemplateResponse(  # type: ignore[no-any-return]
+        request, "overlay_result.html",
+        {"ws": workspace, "report": report, "rows": sites[:TABLE_ROWS], "truncated": len(sites) > TABLE_ROWS,
+         "table_rows": TABLE_ROWS, "payload": payload})
+
+
+@router.post("/overlay/{ws_id}/delete")
+def overlay_delete_page(ws_id: str, request: Request) -> RedirectResponse:
+    get_store(request).delete(ws_id)
+    return RedirectResponse("/overlay", status_code=303)
+
+
+

@@ -88,3 +88,22 @@ def browser() -> Iterator[object]:
         b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+SERVICE_SKIPS = ("Chromium", "PLANVIEW_TEST_DATABASE_URL")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Where CI promises the real services (PLANVIEW_REQUIRE_SERVICES=1), a skip for lack of one is a failure.
+
+    Locally, browser and PostGIS tests skip with a reason; in CI a silent skip
+    would let the very checks that need real parts go unrun.
+    """
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if report.skipped and os.environ.get("PLANVIEW_REQUIRE_SERVICES") == "1" and isinstance(report.longrepr, tuple):
+        reason = str(report.longrepr[2])
+        if any(s in reason for s in SERVICE_SKIPS):
+            report.outcome = "failed"
+            report.longrepr = f"required service missing in CI: {reason}"
