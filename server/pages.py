@@ -1,7 +1,95 @@
-"""Routes for pages (filled in by its feature)."""
+"""HTML pages: the map catalogue (``/``) and one page per map (``/maps/{id}``).
+
+Maps are data (``data/maps/*.yaml``); this module only loads them once per app,
+asks :mod:`server.mapview` to build the Folium page and renders the Jinja
+templates. An unknown map id raises ``NotFound``, which ``server.errors``
+turns into the Chinese 404 page with a link back to ``/``.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import hashlib
+from typing import Annotated, Any
 
-router = APIRouter()
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, Response
+
+from layers.maps import MapDefinition, get_map, load_maps
+from server.dependencies import CatalogueDep, SettingsDep
+from server.mapview.assets import PLANVIEW_CSS, PLANVIEW_JS
+from server.mapview.basemaps import AMAP_WARNING, BasemapOptions
+from server.mapview.builder import MapPage, boot_script, build_map_page, export_href, plan_title
+from server.mapview.thumbnails import thumbnail_svg
+from server.settings import Settings
+
+router = APIRouter(tags=["pages"])
+
+
+def get_maps(request: Request, settings: SettingsDep) -> dict[str, MapDefinition]:
+    """Map definitions, loaded once per app (like the catalogue)."""
+    state = request.app.state
+    maps: dict[str, MapDefinition] | None = getattr(state, "maps", None)
+    if maps is None:
+        maps = load_maps(settings.data_dir)
+        state.maps = maps
+    return maps
+
+
+MapsDep = Annotated[dict[str, MapDefinition], Depends(get_maps)]
+
+
+def basemap_options(settings: Settings) -> BasemapOptions:
+    return BasemapOptions(enable_osm=settings.enable_osm, tianditu_token=settings.tianditu_token,
+                          enable_amap=settings.enable_amap)
+
+
+def _map_page(request: Request, definition: MapDefinition, settings: Settings) -> MapPage:
+    """The built Folium page for a map, cached per app (the catalogue does not change at run time)."""
+    cache: dict[str, MapPage] | None = getattr(request.app.state, "map_pages", None)
+    if cache is None:
+        cache = {}
+        request.app.state.map_pages = cache
+    if definition.id not in cache:
+        cache[definition.id] = build_map_page(definition, request.app.state.catalogue, basemap_options(settings))
+    return cache[definition.id]
+
+
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+def catalogue_page(request: Request, maps: MapsDep, catalogue: CatalogueDep) -> Response:
+    entries: list[dict[str, Any]] = []
+    for m in maps.values():
+        present = [ml.id for ml in m.layers if ml.id in catalogue.layers]
+        entries.append({"definition": m, "plan_title": plan_title(m.plan), "layer_count": len(present),
+                        "missing": [ml.id for ml in m.layers if ml.id not in catalogue.layers]})
+    failed = sorted(catalogue.failed.items())
+    return request.app.state.templates.TemplateResponse(  # type: ignore[no-any-return]
+        request, "catalogue.html",
+        {"maps": entries, "failed": failed, "css": PLANVIEW_CSS},
+    )
+
+
+@router.get("/maps/{map_id}", response_class=HTMLResponse, include_in_schema=False)
+def map_page(map_id: str, request: Request, maps: MapsDep, settings: SettingsDep) -> Response:
+    definition = get_map(maps, map_id)
+    page = _map_page(request, definition, settings)
+    return request.app.state.templates.TemplateResponse(  # type: ignore[no-any-return]
+        request, "map.html",
+        {
+            "page": page, "definition": definition, "plan_title": plan_title(definition.plan),
+            "export_href": export_href(definition.id, definition.bounds, page.visible_layer_ids),
+            "maps": list(maps.values()), "css": PLANVIEW_CSS, "js": PLANVIEW_JS,
+            "boot_js": boot_script(settings.static_dir),
+            "amap_warning": AMAP_WARNING if settings.enable_amap else None,
+        },
+    )
+
+
+@router.get("/maps/{map_id}/thumbnail.svg", include_in_schema=False)
+def map_thumbnail(map_id: str, request: Request, maps: MapsDep, catalogue: CatalogueDep) -> Response:
+    definition = get_map(maps, map_id)
+    svg = thumbnail_svg(definition, catalogue)
+    etag = '"' + hashlib.sha256(svg.encode()).hexdigest()[:24] + '"'
+    headers = {"ETag": etag, "Cache-Control": "public, max-age=300"}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    return Response(svg, media_type="image/svg+xml", headers=headers)

@@ -1,0 +1,72 @@
+"""Basemaps: offline by default, online tile providers only when configured.
+
+The default map needs no internet: the county and region layers of each map
+are its vector base, drawn on a plain background. Online raster providers
+are added as alternative base layers only when the operator turns them on in
+Settings (``enable_osm``, ``tianditu_token``, ``enable_amap``):
+
+* OpenStreetMap — WGS84 data in Web Mercator, overlays line up.
+* 天地图 (Tianditu) — CGCS2000, which equals WGS84 to well under a metre at
+  map scale; needs the operator's browser token.
+* 高德 (Amap) — tiles are in GCJ-02, so every WGS84 overlay appears offset by
+  roughly 500 m; the layer name and a notice say so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import quote
+
+OFFLINE_BASE_NAME = "离线矢量底图（无需联网）"
+AMAP_WARNING = ("高德底图采用 GCJ-02 坐标，与本图 WGS84 图层相比偏移约 500 米，"
+                "仅供参考，请勿据此量算或定位 / Amap tiles are GCJ-02: overlays appear offset by ~500 m")
+
+
+@dataclass(frozen=True)
+class BasemapOptions:
+    """Which online providers the operator allows (plain values, not Settings)."""
+
+    enable_osm: bool = False
+    tianditu_token: str | None = None
+    enable_amap: bool = False
+
+    @property
+    def any_online(self) -> bool:
+        return self.enable_osm or bool(self.tianditu_token) or self.enable_amap
+
+
+@dataclass(frozen=True)
+class TileProvider:
+    name: str
+    url: str
+    attribution: str
+    subdomains: str = "abc"
+    max_zoom: int = 18
+    warning: str | None = None
+    overlay: bool = False
+
+
+def online_providers(options: BasemapOptions) -> list[TileProvider]:
+    """The tile layers the operator enabled, in the order they appear in the layer control."""
+    providers: list[TileProvider] = []
+    if options.tianditu_token:
+        tk = quote(options.tianditu_token, safe="")
+
+        def wmts(layer: str) -> str:
+            return (f"https://t{{s}}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
+                    f"&LAYER={layer}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles"
+                    f"&TILEMATRIX={{z}}&TILEROW={{y}}&TILECOL={{x}}&tk={tk}")
+
+        providers.append(TileProvider("天地图·矢量（在线）", wmts("vec"),
+                                      "&copy; 天地图 (国家地理信息公共服务平台)", subdomains="01234567"))
+        providers.append(TileProvider("天地图·注记（在线）", wmts("cva"),
+                                      "&copy; 天地图", subdomains="01234567", overlay=True))
+    if options.enable_osm:
+        providers.append(TileProvider("OpenStreetMap（在线）", "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+                                      "&copy; OpenStreetMap contributors (ODbL)", subdomains="abc", max_zoom=19))
+    if options.enable_amap:
+        providers.append(TileProvider(
+            "高德地图（在线，GCJ-02，偏移约500米）",
+            "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8&x={x}&y={y}&z={z}",
+            "&copy; 高德地图 (GCJ-02)", subdomains="1234", warning=AMAP_WARNING))
+    return providers

@@ -1,0 +1,277 @@
+"""Build one interactive map page: a Folium map that embeds no geometry.
+
+Folium creates the Leaflet map, one empty ``FeatureGroup`` per layer (so the
+layer control lists them), the plugins (fullscreen, measure, mouse position)
+and, if the operator enabled them, online tile layers. The geometry is *not*
+embedded: ``static/planview.js`` fetches ``/api/layers/{id}?zoom=N`` for each
+visible layer and fills the groups, re-fetching finer geometry on zoom. The
+layer manifests (styles, legends, popup labels) travel as one escaped JSON
+object, so the page stays small and no geometry is sent twice.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import folium
+from branca.element import Figure, JavascriptLink, MacroElement
+from folium import plugins
+from folium.template import Template
+
+from layers.catalogue import Catalogue, Layer
+from layers.maps import MapDefinition
+from server.mapview.assets import localize
+from server.mapview.basemaps import OFFLINE_BASE_NAME, BasemapOptions, online_providers
+
+PLAN_TITLES = {
+    "chongqing": "重庆市科技创新“十四五”规划（2021—2025年）",
+    "yunyang": "云阳县科技创新“十四五”规划（征求意见稿）",
+}
+# The map page's layout, in CSS px: the same numbers as in static/planview.css
+# (--pv-header-h, --pv-panel-w, the narrow-screen media query, .pv-mapwrap height);
+# planview-boot.js uses them to size the first view before any CSS has loaded.
+PAGE_LAYOUT = {"header_px": 52, "panel_px": 360, "narrow_px": 800, "narrow_map_vh": 70}
+ZOOM_SNAP = 0.5  # fit the plan area snugly; data is still fetched per whole zoom level
+PRECISION_SUFFIX = {"schematic": "（示意）", "mixed": "（部分示意）"}
+MISSING_LAYER = "图层数据尚未提供 / layer data not available yet"
+DEFAULT_COLOR = "#3366cc"
+_SAFE_COLOR = re.compile(r"^(#[0-9a-fA-F]{3,8}|[a-zA-Z]{3,20}|rgba?\(\s*[0-9.,%\s]+\))$")
+
+
+def plan_title(plan: str) -> str:
+    return PLAN_TITLES.get(plan, plan)
+
+
+def safe_color(value: str | None, fallback: str = DEFAULT_COLOR) -> str:
+    """A CSS colour that cannot carry markup (manifests are data, maybe hostile)."""
+    return value if value and _SAFE_COLOR.match(value) else fallback
+
+
+def script_json(obj: Any) -> str:
+    """JSON that is safe inside an HTML ``<script>`` element (no ``</script>``, no ``<!--``)."""
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    return (text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+
+
+def _geometry_kinds(layer: Layer) -> list[str]:
+    kinds = {str(t).replace("Multi", "") for t in layer.features.geom_type.unique()}
+    return sorted(kinds)
+
+
+def layer_config(layer: Layer, visible: bool) -> dict[str, Any]:
+    """What planview.js needs to fetch, style, label and explain one layer."""
+    m = layer.manifest
+    style = m.style
+    legend = None
+    if m.legend:
+        legend = {
+            "title": m.legend.title,
+            "field": m.legend.field,
+            "categories": [{"value": c.value, "label": c.label, "color": safe_color(c.color)}
+                           for c in m.legend.categories],
+        }
+    return {
+        "id": m.id,
+        "title": m.title,
+        "description": m.description,
+        "plan": m.plan,
+        "visible": visible,
+        "url": f"/api/layers/{m.id}",
+        "precision": m.precision,
+        "precision_mix": layer.precisions,
+        "geometry_source": m.geometry_source,
+        "geometry_kinds": _geometry_kinds(layer),
+        "feature_count": len(layer.features),
+        "bbox": list(layer.bbox),
+        "label_field": m.label_field,
+        "popup_fields": m.popup_fields,
+        "style": {
+            "color": safe_color(style.color),
+            "weight": style.weight,
+            "fill_color": safe_color(style.fill_color, safe_color(style.color)),
+            "fill_opacity": style.fill_opacity,
+            "opacity": style.opacity,
+            "dash_array": style.dash_array if re.fullmatch(r"[0-9 ,.]+", style.dash_array or "") else None,
+            "radius": style.radius,
+        },
+        "legend": legend,
+    }
+
+
+@dataclass(frozen=True)
+class MapPage:
+    """The pieces a Jinja page needs to embed the Folium map, plus its view state."""
+
+    definition: MapDefinition
+    header: str  # meta, CSS and styles for <head>
+    scripts: str  # <script src> of Leaflet and plugins, for the end of <body>
+    body: str  # the map <div>
+    script: str  # Folium's inline script, ending with planview.start(...)
+    config: dict[str, Any]
+    prefetch: str  # JSON for planview.prefetch(...)
+
+    @property
+    def visible_layer_ids(self) -> list[str]:
+        return [lc["id"] for lc in self.config["layers"] if lc["visible"]]
+
+    @property
+    def unavailable(self) -> list[dict[str, str]]:
+        return list(self.config["unavailable"])
+
+
+class _Boot(MacroElement):
+    """Hands the Folium-made map, layer groups and layer control to planview.js."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+            planview.start({{ this._parent.get_name() }}, {{ this.config_js }}, {{ this.groups_js }},
+                           {{ this.control.get_name() }});
+        {% endmacro %}
+    """)
+
+    def __init__(self, config: dict[str, Any], groups: dict[str, folium.FeatureGroup],
+                 control: folium.LayerControl) -> None:
+        super().__init__()
+        self._name = "PlanviewBoot"
+        self.config_js = script_json(config)
+        self.groups_js = "{" + ",".join(f"{script_json(k)}:{g.get_name()}" for k, g in groups.items()) + "}"
+        self.control = control
+
+
+class MeasureControl(plugins.MeasureControl):
+    """folium's MeasureControl (leaflet-measure) with its Leaflet >= 1.8 fix, minus the
+    issue-tracker URL folium leaves in a comment: the page names no external URL."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+            L.Control.Measure.include({
+                // Leaflet >= 1.8 pans to the capture marker on focus; keep the map still.
+                _setCaptureMarkerIcon: function () {
+                    this._captureMarker.options.autoPanOnFocus = false;
+                    this._captureMarker.setIcon(L.divIcon({iconSize: this._map.getSize().multiplyBy(2)}));
+                },
+            });
+            var {{ this.get_name() }} = new L.Control.Measure({{ this.options|tojavascript }});
+            {{ this._parent.get_name() }}.addControl({{ this.get_name() }});
+        {% endmacro %}
+    """)
+
+
+def initial_zoom(bounds: tuple[float, float, float, float], width_px: int = 900, height_px: int = 700) -> int:
+    """Web-Mercator zoom at which ``bounds`` fits a typical map pane (the page refits anyway)."""
+    x0, y0, x1, y1 = bounds
+
+    def merc_y(lat: float) -> float:
+        return math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
+
+    zx = math.log2(width_px * 360 / (256 * max(x1 - x0, 1e-6)))
+    zy = math.log2(height_px * 2 * math.pi / (256 * max(merc_y(y1) - merc_y(y0), 1e-9)))
+    return max(0, min(18, int(math.floor(min(zx, zy)))))
+
+
+def _unavailable(definition: MapDefinition, catalogue: Catalogue) -> list[dict[str, str]]:
+    out = []
+    for ml in definition.layers:
+        if ml.id not in catalogue.layers:
+            out.append({"id": ml.id, "reason": catalogue.failed.get(ml.id, MISSING_LAYER)})
+    return out
+
+
+def map_config(definition: MapDefinition, catalogue: Catalogue, options: BasemapOptions) -> dict[str, Any]:
+    """The JSON the page passes to planview.js (no geometry)."""
+    available = [(catalogue.layers[ml.id], ml.visible) for ml in definition.layers if ml.id in catalogue.layers]
+    available.sort(key=lambda pair: (pair[0].manifest.order, pair[0].id))
+    return {
+        "map": {"id": definition.id, "title": definition.title, "plan": definition.plan,
+                "plan_title": plan_title(definition.plan), "bounds": list(definition.bounds),
+                "min_zoom": definition.min_zoom, "max_zoom": definition.max_zoom},
+        "layers": [layer_config(layer, visible) for layer, visible in available],
+        "unavailable": _unavailable(definition, catalogue),
+        # null when the plan has no indicator table (yet): the panel says so without a 404 request
+        "indicators_url": f"/api/indicators/{definition.plan}" if definition.plan in catalogue.indicators else None,
+        "export_url": "/api/export",
+        "basemap_warnings": {p.name: p.warning for p in online_providers(options) if p.warning},
+    }
+
+
+def build_map_page(definition: MapDefinition, catalogue: Catalogue, options: BasemapOptions) -> MapPage:
+    """Folium map + config for ``definition``; every asset local, no geometry embedded."""
+    config = map_config(definition, catalogue, options)
+    x0, y0, x1, y1 = definition.bounds
+    fmap = folium.Map(location=[(y0 + y1) / 2, (x0 + x1) / 2], zoom_start=initial_zoom(definition.bounds),
+                      tiles=None, control_scale=False, zoom_control=True)
+    fmap.options["min_zoom"] = definition.min_zoom
+    fmap.options["max_zoom"] = definition.max_zoom
+    fmap.options["zoom_snap"] = ZOOM_SNAP
+    if options.any_online:
+        folium.FeatureGroup(name=OFFLINE_BASE_NAME, overlay=False, control=True, show=True).add_to(fmap)
+        for provider in online_providers(options):
+            folium.TileLayer(tiles=provider.url, attr=provider.attribution, name=provider.name,
+                             overlay=provider.overlay, show=False, subdomains=provider.subdomains,
+                             max_zoom=provider.max_zoom).add_to(fmap)
+    groups: dict[str, folium.FeatureGroup] = {}
+    for lc in config["layers"]:
+        # Leaflet's layer control renders names as HTML: escape the manifest's title.
+        label = html.escape(lc["title"]) + PRECISION_SUFFIX.get(lc["precision"], "")
+        group = folium.FeatureGroup(name=label, overlay=True, control=True, show=lc["visible"])
+        group.add_to(fmap)
+        groups[lc["id"]] = group
+    plugins.Fullscreen(position="topleft", title="全屏", title_cancel="退出全屏").add_to(fmap)
+    MeasureControl(
+        position="topleft", primary_length_unit="meters", secondary_length_unit="kilometers",
+        primary_area_unit="hectares", secondary_area_unit="sqkilometers",
+        units={"sqkilometers": {"factor": 1e-6, "display": "平方公里 (km²)", "decimals": 2}},
+    ).add_to(fmap)
+    plugins.MousePosition(position="bottomright", separator=", ", empty_string="经度, 纬度",
+                          lng_first=True, num_digits=5, prefix="经纬度").add_to(fmap)
+    control = folium.LayerControl(position="topright", collapsed=False)
+    control.add_to(fmap)
+    _Boot(config, groups, control).add_to(fmap)
+
+    root = fmap.get_root()
+    assert isinstance(root, Figure)
+    localize(root)
+    root.render()
+    # Scripts go to the end of <body>: the header and side panel paint first, and the
+    # layer data (requested by the boot script at the top of <head>) downloads meanwhile.
+    head = [c.render() for c in root.header._children.values() if not isinstance(c, JavascriptLink)]
+    scripts = [c.render() for c in root.header._children.values() if isinstance(c, JavascriptLink)]
+    return MapPage(definition=definition, header="\n".join(head), scripts="\n".join(scripts),
+                   body=root.html.render(), script=root.script.render(), config=config,
+                   prefetch=script_json(prefetch_config(config, ZOOM_SNAP)))
+
+
+def prefetch_config(config: dict[str, Any], zoom_snap: float) -> dict[str, Any]:
+    """The little planview.prefetch needs to request the first view's data before Leaflet loads."""
+    return {"bounds": config["map"]["bounds"], "min_zoom": config["map"]["min_zoom"],
+            "max_zoom": config["map"]["max_zoom"], "zoom_snap": zoom_snap, "layout": PAGE_LAYOUT,
+            "layers": [{"id": lc["id"], "url": lc["url"], "visible": lc["visible"]} for lc in config["layers"]]}
+
+
+@lru_cache(maxsize=4)
+def _read_boot(path: Path, mtime_ns: int) -> str:
+    text = path.read_text(encoding="utf-8")
+    if "</" in text or "<!--" in text:
+        raise ValueError(f"{path} is inlined in a <script> element and must not contain '</' or '<!--'")
+    return text
+
+
+def boot_script(static_dir: Path) -> str:
+    """static/planview-boot.js, inlined at the top of each map page (no extra request)."""
+    path = static_dir / "planview-boot.js"
+    return _read_boot(path, path.stat().st_mtime_ns)
+
+
+def export_href(map_id: str, bbox: tuple[float, float, float, float] | list[float], layer_ids: list[str]) -> str:
+    """The export link for a view (the page's JS keeps it current as the view changes)."""
+    box = ",".join(f"{v:.5f}" for v in bbox)
+    return (f"/api/export?map={map_id}&format=pdf&paper=A4&orientation=landscape"
+            f"&bbox={box}&layers={','.join(layer_ids)}")

@@ -1,0 +1,280 @@
+"""The map pages in a real headless Chromium: offline, complete, escaped, linkable.
+
+One browser and one live server for the session (conftest); a second live
+server on a temporary data dir serves a layer with hostile feature names.
+Skipped with a reason when no Chromium is present (the ``browser`` fixture).
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import yaml
+
+from layers.maps import load_maps
+from server.app import create_app
+from server.settings import ROOT, Settings
+
+pytestmark = pytest.mark.browser
+
+MAP_IDS = list(load_maps(ROOT / "data"))
+HOSTILE_NAME = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">县'
+HOSTILE_STRINGS = ['<script>alert(1)</script>', '<img src=x onerror=alert(1)>', '" onmouseover="x', "'&<>`="]
+
+
+class PageProbe:
+    """A page that records console errors, page errors, dialogs and non-loopback requests."""
+
+    def __init__(self, browser: Any, base: str) -> None:
+        self.context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+        self.page = self.context.new_page()
+        self.errors: list[str] = []
+        self.outside: list[str] = []
+        self.dialogs: list[str] = []
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("dialog", self._dialog)
+        self.page.route("**/*", self._route)
+        self.base = base
+
+    def _dialog(self, dialog: Any) -> None:
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    def _route(self, route: Any) -> None:
+        host = urlsplit(route.request.url).hostname
+        if host == "127.0.0.1" or route.request.url.startswith(("data:", "blob:")):
+            route.continue_()
+        else:
+            self.outside.append(route.request.url)
+            route.abort()
+
+    def open(self, path: str) -> Any:
+        self.page.goto(self.base + path)
+        self.page.wait_for_function("window.planview && window.planview.ready === true", timeout=30_000)
+        return self.page
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture
+def probe(browser: Any, live_server: str) -> Iterator[PageProbe]:
+    p = PageProbe(browser, live_server)
+    yield p
+    p.close()
+
+
+def _serve(settings: Settings) -> tuple[Any, threading.Thread, str]:
+    import socket
+
+    import uvicorn
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 30
+    while not server.started:
+        assert time.time() < deadline, "hostile live server did not start"
+        time.sleep(0.05)
+    return server, thread, f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="module")
+def hostile_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A live server whose only layer is cq-counties with a hostile name for one county."""
+    tmp = tmp_path_factory.mktemp("hostile-browser")
+    data = tmp / "data"
+    src = ROOT / "data" / "layers" / "cq-counties"
+    shutil.copytree(src, data / "layers" / "cq-counties")
+    records = yaml.safe_load((src / "attributes.yaml").read_text(encoding="utf-8"))
+    records[0]["name"] = HOSTILE_NAME
+    (data / "layers" / "cq-counties" / "attributes.yaml").write_text(
+        yaml.safe_dump(records, allow_unicode=True), "utf-8")
+    (data / "maps").mkdir()
+    (data / "maps" / "hostile.yaml").write_text(yaml.safe_dump({
+        "id": "hostile", "title": "转义测试", "plan": "chongqing", "description": "escaping",
+        "bounds": [105.28, 28.16, 110.19, 32.20], "layers": [{"id": "cq-counties"}, {"id": "absent-layer"}],
+    }, allow_unicode=True), "utf-8")
+    settings = Settings(data_dir=data, build_dir=ROOT / "data" / "build", workspace_gpkg=tmp / "ws.gpkg",
+                        database_url=None)  # type: ignore[call-arg]
+    server, thread, url = _serve(settings)
+    yield url
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def _config(page: Any) -> dict[str, Any]:
+    return page.evaluate("window.planview.config")  # type: ignore[no-any-return]
+
+
+def _paths(page: Any, layer_id: str) -> int:
+    return page.evaluate(f"document.querySelectorAll('path.pv-layer-{layer_id}').length")  # type: ignore[no-any-return]
+
+
+def _legend_visible(page: Any, layer_id: str) -> bool:
+    return page.locator(f'.pv-legend-section[data-layer="{layer_id}"]').is_visible()  # type: ignore[no-any-return]
+
+
+def _control_checkbox(page: Any, title: str) -> Any:
+    label = page.locator(".leaflet-control-layers-overlays label").filter(has_text=title)
+    return label.locator("input[type=checkbox]")
+
+
+@pytest.mark.parametrize("map_id", MAP_IDS)
+def test_map_page_loads_offline_and_shows_every_layer(probe: PageProbe, map_id: str) -> None:
+    page = probe.open(f"/maps/{map_id}")
+    config = _config(page)
+    assert config["layers"], "a map with no available layer"
+    # each visible layer's data is fetched exactly once (the head's prefetch is reused, not repeated)
+    fetched = page.evaluate("performance.getEntriesByType('resource').map(e => e.name)"
+                            ".filter(n => n.indexOf('/api/layers/') >= 0)")
+    assert sorted(u.split("/api/layers/")[1].split("?")[0] for u in fetched) == sorted(
+        lc["id"] for lc in config["layers"] if lc["visible"])
+    for layer in config["layers"]:
+        checkbox = _control_checkbox(page, layer["title"])
+        assert checkbox.count() == 1, f"{layer['id']} missing from the layer control"
+        if not layer["visible"]:
+            checkbox.check()
+            page.wait_for_function(f"window.planview.layerState({layer['id']!r}).loaded")
+        fetched = page.evaluate(f"window.planview.layerState({layer['id']!r}).features")
+        # all features, or those around the view when zoomed in far enough for bbox requests
+        assert 0 < fetched <= layer["feature_count"], layer["id"]
+        assert _paths(page, layer["id"]) == fetched, layer["id"]
+        assert _legend_visible(page, layer["id"])
+    # toggling a layer off hides its features and its legend; on again restores both
+    first = config["layers"][-1]
+    _control_checkbox(page, first["title"]).uncheck()
+    assert _paths(page, first["id"]) == 0 and not _legend_visible(page, first["id"])
+    _control_checkbox(page, first["title"]).check()
+    assert _paths(page, first["id"]) > 0 and _legend_visible(page, first["id"])
+    # schematic features are drawn dashed
+    for layer in config["layers"]:
+        if layer["precision"] == "schematic":
+            dash = page.locator(f"path.pv-layer-{layer['id']}").first.get_attribute("stroke-dasharray")
+            assert dash, f"schematic layer {layer['id']} not dashed"
+    assert probe.errors == [], probe.errors
+    assert probe.outside == [], probe.outside
+    notice = page.locator("#pv-notice")
+    assert notice.is_visible() == bool(config["unavailable"])
+
+
+def test_popup_shows_plan_sentence_and_citation(probe: PageProbe) -> None:
+    page = probe.open("/maps/yunyang")
+    page.fill("#pv-search", "云阳县")
+    page.locator("button.pv-result").first.click()
+    popup = page.locator(".leaflet-popup-content")
+    popup.wait_for()
+    assert "云阳县" in popup.inner_text()
+    assert popup.locator(".pv-quote").count() == 1 and popup.locator(".pv-cite").count() == 1
+    assert "chongqing-sti-plan-2021-2025.txt" in popup.locator(".pv-cite").inner_text()
+    assert "云阳县" in page.locator("#pv-feature-body").inner_text()
+    # the indicator table of the map's plan, or a graceful note when it is absent
+    page.wait_for_function("document.querySelector('#pv-indicators-body').textContent.indexOf('加载中') < 0")
+    body = page.locator("#pv-indicators-body")
+    assert body.locator("table").count() == 1 or "暂未" in body.inner_text()
+    assert probe.errors == [] and probe.outside == []
+
+
+def test_hostile_names_are_shown_as_text(browser: Any, hostile_server: str) -> None:
+    probe = PageProbe(browser, hostile_server)
+    try:
+        page = probe.open("/maps/hostile")
+        for s in HOSTILE_STRINGS:  # the page's own escaping function
+            escaped = page.evaluate("s => window.planview.escapeHtml(s)", s)
+            assert not any(c in escaped for c in "<>\"'`")
+            assert page.evaluate("s => { const d = document.createElement('div'); d.innerHTML = s; "
+                                 "return d.textContent; }", escaped) == s
+        page.fill("#pv-search", "window.__pwned")
+        page.locator("button.pv-result").first.click()
+        popup = page.locator(".leaflet-popup-content")
+        popup.wait_for()
+        assert HOSTILE_NAME in popup.inner_text()
+        for where in (".leaflet-popup-content", "#pv-feature-body", "#pv-search-results"):
+            assert page.locator(f"{where} img, {where} script").count() == 0, where
+        page.evaluate("""() => window.planview.map.eachLayer(l => {
+            if (l.feature && String(l.feature.properties.name).indexOf('__pwned') >= 0) l.openTooltip();
+        })""")
+        assert HOSTILE_NAME in page.locator(".leaflet-tooltip").inner_text()
+        assert page.locator(".leaflet-tooltip img, .leaflet-tooltip script").count() == 0
+        assert page.evaluate("window.__pwned") is None and probe.dialogs == []
+        # a layer the map lists but the catalogue lacks: the map opens and says which one
+        assert "absent-layer" in page.locator("#pv-notice").inner_text()
+        # this data dir has no indicator tables: the side panel says so instead of failing
+        page.wait_for_function("document.querySelector('#pv-indicators-body').textContent.indexOf('加载中') < 0")
+        assert "暂未" in page.locator("#pv-indicators-body").inner_text()
+        assert probe.outside == [] and probe.errors == [], probe.errors
+    finally:
+        probe.close()
+
+
+def test_a_layer_that_fails_to_load_is_named_and_the_map_still_opens(probe: PageProbe) -> None:
+    probe.page.route("**/api/layers/cq-counties?*", lambda route: route.fulfill(
+        status=503, content_type="application/json",
+        body='{"error":"storage","message":"存储暂不可用 / storage unavailable"}'))
+    page = probe.open("/maps/chongqing")
+    notice = page.locator("#pv-notice")
+    assert notice.is_visible()
+    title = next(lc["title"] for lc in _config(page)["layers"] if lc["id"] == "cq-counties")
+    assert title in notice.inner_text() and "存储暂不可用" in notice.inner_text()
+    others = [lc for lc in _config(page)["layers"] if lc["visible"] and lc["id"] != "cq-counties"]
+    assert others and all(_paths(page, lc["id"]) > 0 for lc in others)
+
+
+def test_permalink_restores_view_and_layers_and_export_follows(probe: PageProbe) -> None:
+    page = probe.open("/maps/yunyang")
+    config = _config(page)
+    hidden = config["layers"][-1]
+    _control_checkbox(page, hidden["title"]).uncheck()
+    page.evaluate("window.planview.map.setView([30.95, 108.69], 12, {animate: false})")
+    page.wait_for_function("location.hash.indexOf('map=12/') >= 0")
+    link = page.url
+    export = page.locator("#pv-export").get_attribute("href")
+    query = parse_qs(urlsplit(export).query)
+    assert urlsplit(export).path == "/api/export"
+    assert query["map"] == ["yunyang"] and query["format"] == ["pdf"] and query["paper"] == ["A4"]
+    assert query["orientation"] == ["landscape"]
+    minx, miny, maxx, maxy = (float(v) for v in query["bbox"][0].split(","))
+    assert minx < 108.69 < maxx and miny < 30.95 < maxy and maxx - minx < 0.5
+    assert hidden["id"] not in query["layers"][0].split(",")
+
+    other = PageProbe(probe.page.context.browser, probe.base)
+    try:
+        page2 = other.open(urlsplit(link).path + "#" + urlsplit(link).fragment)
+        centre = page2.evaluate("(() => { const c = window.planview.map.getCenter(); "
+                                "return [c.lat, c.lng, window.planview.map.getZoom()]; })()")
+        assert abs(centre[0] - 30.95) < 1e-3 and abs(centre[1] - 108.69) < 1e-3 and centre[2] == 12
+        assert hidden["id"] not in page2.evaluate("window.planview.visibleLayerIds()")
+        assert not _control_checkbox(page2, hidden["title"]).is_checked()
+        # geometry at that zoom comes from a bbox-limited, finer request
+        state = page2.evaluate(f"window.planview.layerState({config['layers'][0]['id']!r})")
+        assert state["zoom"] == 12 and state["bbox"] is not None
+        assert other.errors == []
+    finally:
+        other.close()
+
+
+def test_catalogue_page_and_404_render_offline(probe: PageProbe) -> None:
+    page = probe.page
+    page.goto(probe.base + "/")
+    cards = page.locator(".pv-card")
+    assert cards.count() == len(MAP_IDS)
+    page.wait_for_function("Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)")
+    page.locator(f'.pv-card[data-map="{MAP_IDS[0]}"] a').first.click()
+    page.wait_for_function("window.planview && window.planview.ready === true")
+    assert page.url.split("#")[0].endswith(f"/maps/{MAP_IDS[0]}")
+    response = page.goto(probe.base + "/maps/no-such-map")
+    assert response.status == 404 and "找不到" in page.content()
+    page.locator('a[href="/"]').last.click()
+    page.wait_for_selector(".pv-cards")
+    # the 404 response itself is logged by the browser; nothing else may fail
+    assert [e for e in probe.errors if "404" not in e] == [] and probe.outside == []

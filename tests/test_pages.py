@@ -1,0 +1,192 @@
+"""Fast page tests (no browser): catalogue, map pages, 404, offline assets, escaping."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import folium
+import pytest
+import yaml
+from fastapi.testclient import TestClient
+
+from layers.maps import load_maps
+from server.app import create_app
+from server.mapview.assets import external_urls
+from server.mapview.builder import script_json
+from server.settings import ROOT, Settings
+
+MAP_IDS = list(load_maps(ROOT / "data"))
+HOSTILE_NAME = '<script>alert("name")</script><img src=x onerror=alert(1)>'
+HOSTILE_TITLE = '</script><script>alert("title")</script>'
+HOSTILE_LABEL = '<img src=x onerror=alert("label")>'
+
+
+def make_settings(tmp: Path, **overrides: object) -> Settings:
+    """Like conftest.make_settings: real data unless overridden, private workspace store."""
+    return Settings(workspace_gpkg=tmp / "workspaces.gpkg", database_url=None, **overrides)  # type: ignore[arg-type]
+
+
+def make_hostile_data_dir(tmp: Path) -> Path:
+    """A data dir with a copy of cq-counties whose first county, title and labels are hostile,
+    a broken layer, and a map listing them plus a layer that does not exist."""
+    data = tmp / "data"
+    layers = data / "layers"
+    src = ROOT / "data" / "layers" / "cq-counties"
+    shutil.copytree(src, layers / "cq-counties")
+    records = yaml.safe_load((src / "attributes.yaml").read_text(encoding="utf-8"))
+    records[0]["name"] = HOSTILE_NAME
+    records[0]["quote"] = "“" + HOSTILE_NAME + "”"
+    (layers / "cq-counties" / "attributes.yaml").write_text(yaml.safe_dump(records, allow_unicode=True), "utf-8")
+    manifest = yaml.safe_load((src / "manifest.yaml").read_text(encoding="utf-8"))
+    manifest["title"] = HOSTILE_TITLE
+    manifest["popup_fields"]["region"] = HOSTILE_LABEL
+    manifest["legend"]["categories"][0]["label"] = HOSTILE_LABEL
+    (layers / "cq-counties" / "manifest.yaml").write_text(yaml.safe_dump(manifest, allow_unicode=True), "utf-8")
+    (layers / "broken-layer").mkdir()
+    (layers / "broken-layer" / "manifest.yaml").write_text("id: broken-layer\ntitle: [unclosed\n", "utf-8")
+    (data / "maps").mkdir()
+    (data / "maps" / "hostile.yaml").write_text(yaml.safe_dump({
+        "id": "hostile", "title": HOSTILE_TITLE + "地图", "plan": "chongqing", "description": HOSTILE_LABEL,
+        "bounds": [105.28, 28.16, 110.19, 32.20],
+        "layers": [{"id": "cq-counties"}, {"id": "broken-layer"}, {"id": "absent-layer"}],
+    }, allow_unicode=True), "utf-8")
+    return data
+
+
+@pytest.fixture(scope="module")
+def hostile_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    tmp = tmp_path_factory.mktemp("hostile")
+    settings = make_settings(tmp, data_dir=make_hostile_data_dir(tmp), build_dir=ROOT / "data" / "build")
+    with TestClient(create_app(settings), raise_server_exceptions=False) as c:
+        yield c
+
+
+def boot_config(html: str) -> dict:
+    """The JSON the page hands to planview.start (second argument)."""
+    m = re.search(r"planview\.start\(\s*map_\w+,\s*", html)
+    assert m, "page does not call planview.start with a config"
+    config, _ = json.JSONDecoder().raw_decode(html, m.end())
+    return config
+
+
+def test_catalogue_lists_every_map_with_thumbnail(client: TestClient) -> None:
+    r = client.get("/")
+    assert r.status_code == 200
+    assert 'lang="zh-CN"' in r.text
+    maps = load_maps(ROOT / "data")
+    assert {"chongqing", "yunyang", "wankaiyun", "xiaojiang"} <= set(maps)
+    for m in maps.values():
+        assert f'href="/maps/{m.id}"' in r.text
+        assert m.title in r.text and m.description in r.text
+        thumb = client.get(f"/maps/{m.id}/thumbnail.svg")
+        assert thumb.status_code == 200 and thumb.headers["content-type"].startswith("image/svg+xml")
+        assert "<path" in thumb.text or "<circle" in thumb.text
+        assert client.get(f"/maps/{m.id}/thumbnail.svg", headers={"if-none-match": thumb.headers["etag"]}
+                          ).status_code == 304
+    assert not external_urls(r.text) and not re.search(r"https?://", r.text)
+
+
+@pytest.mark.parametrize("map_id", MAP_IDS)
+def test_map_page_is_offline_and_complete(client: TestClient, map_id: str) -> None:
+    r = client.get(f"/maps/{map_id}")
+    assert r.status_code == 200
+    html = r.text
+    # No external URL at all: not as an asset, not even in a comment.
+    assert not external_urls(html), external_urls(html)
+    assert not re.search(r"https?://", html), re.findall(r".{40}https?://.{40}", html)
+    # Every asset the page loads is ours and is actually served.
+    assets = re.findall(r'(?:src|href)="(/static/[^"]+)"', html)
+    assert any(a.endswith("leaflet.js") for a in assets) and "/static/planview.js" in assets
+    for asset in assets:
+        assert client.get(asset).status_code == 200, asset
+    config = boot_config(html)
+    assert config["map"]["id"] == map_id
+    assert '"type":"Feature"' not in html and '"coordinates"' not in html, "geometry must not be embedded"
+    for layer in config["layers"]:
+        assert layer["url"] == f"/api/layers/{layer['id']}"
+    plan = config["map"]["plan"]
+    if (ROOT / "data" / "indicators" / f"{plan}.yaml").exists():
+        assert config["indicators_url"] == f"/api/indicators/{plan}"
+    visible = [layer["id"] for layer in config["layers"] if layer["visible"]]
+    export = re.search(r'id="pv-export"[^>]*href="([^"]+)"', html)
+    assert export and "导出" in html
+    href = export.group(1).replace("&amp;", "&")
+    assert href.startswith(f"/api/export?map={map_id}&format=pdf&paper=A4&orientation=landscape&bbox=")
+    assert href.endswith("&layers=" + ",".join(visible))
+
+
+def test_folium_class_assets_are_not_modified(client: TestClient) -> None:
+    client.get("/maps/chongqing")
+    assert folium.Map.default_js[0][1].startswith("https://")  # per-instance redirect, no global leak
+    assert folium.plugins.MeasureControl.default_js[0][1].startswith("https://")
+
+
+def test_unknown_map_is_a_chinese_404_with_link_home(client: TestClient) -> None:
+    r = client.get("/maps/no-such-map", headers={"accept": "text/html"})
+    assert r.status_code == 404
+    assert "找不到" in r.text and 'href="/"' in r.text
+    assert client.get("/maps/no-such-map/thumbnail.svg").status_code == 404
+
+
+def test_script_json_cannot_close_the_script_element() -> None:
+    text = script_json({"a": "</script><!-- & \u2028"})
+    assert "<" not in text and ">" not in text and "&" not in text and "\u2028" not in text
+    assert json.loads(text) == {"a": "</script><!-- & \u2028"}
+
+
+def test_hostile_text_is_escaped_in_the_html(hostile_client: TestClient) -> None:
+    r = hostile_client.get("/maps/hostile")
+    assert r.status_code == 200
+    html = r.text
+    for raw in ("<script>alert", "<img src=x", HOSTILE_TITLE):
+        assert raw not in html
+    config = boot_config(html)  # the escaped JSON still carries the exact text to planview.js
+    counties = config["layers"][0]
+    assert counties["title"] == HOSTILE_TITLE
+    assert counties["popup_fields"]["region"] == HOSTILE_LABEL
+    assert counties["legend"]["categories"][0]["label"] == HOSTILE_LABEL
+    # Leaflet's layer control renders names as HTML: the name is HTML-escaped first.
+    assert "\\u0026lt;/script\\u0026gt;" in html
+    # Missing and broken layers are named in the notice; the map still renders.
+    assert config["indicators_url"] is None  # no indicator tables in this data dir: no request, a note
+    unavailable = {u["id"] for u in config["unavailable"]}
+    assert unavailable == {"broken-layer", "absent-layer"}
+    assert 'data-key="broken-layer"' in html and 'data-key="absent-layer"' in html
+    catalogue = hostile_client.get("/")
+    assert "<script>alert" not in catalogue.text and "<img src=x" not in catalogue.text
+    assert "broken-layer" in catalogue.text
+
+
+def test_hostile_feature_name_is_served_as_data_not_markup(hostile_client: TestClient) -> None:
+    # Popups are built in the browser from /api/layers; the name arrives as a JSON string and
+    # planview.js escapes it (tests/test_maps_browser.py checks the rendered popup).
+    fc = hostile_client.get("/api/layers/cq-counties", params={"zoom": 6}).json()
+    assert HOSTILE_NAME in {f["properties"]["name"] for f in fc["features"]}
+    svg = hostile_client.get("/maps/hostile/thumbnail.svg").text
+    assert "<script" not in svg and "<img" not in svg
+
+
+def test_online_basemaps_only_when_configured(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, enable_amap=True, tianditu_token="tok<en>", enable_osm=True)
+    with TestClient(create_app(settings)) as c:
+        html = c.get("/maps/yunyang").text
+    assert "tianditu.gov.cn" in html and "tk=tok%3Cen%3E" in html
+    assert "tile.openstreetmap.org" in html and "autonavi.com" in html
+    assert "GCJ-02" in html and "500" in html  # the Amap offset warning
+    assert not external_urls(html), "tile URLs are not page assets"
+
+
+def test_boot_layout_matches_the_stylesheet() -> None:
+    """planview-boot.js sizes the first view from PAGE_LAYOUT before any CSS loads; keep both in step."""
+    from server.mapview.builder import PAGE_LAYOUT, boot_script
+
+    css = (ROOT / "static" / "planview.css").read_text(encoding="utf-8")
+    assert f"--pv-header-h: {PAGE_LAYOUT['header_px']}px;" in css
+    assert f"--pv-panel-w: {PAGE_LAYOUT['panel_px']}px;" in css
+    assert f"@media (max-width: {PAGE_LAYOUT['narrow_px']}px)" in css
+    assert f".pv-mapwrap {{ height: {PAGE_LAYOUT['narrow_map_vh']}vh; }}" in css
+    assert "planview.prefetch" in boot_script(ROOT / "static")
