@@ -138,6 +138,12 @@ class Layer:
         return {"type": "FeatureCollection", "name": self.id, "features": features,
                 "bbox": list(self.bbox)}
 
+    @lru_cache(maxsize=64)  # noqa: B019 - bounded; repeated views ask for the same few zooms
+    def geojson_bytes(self, bbox: Bbox | None = None, zoom: int | None = None) -> bytes:
+        """The FeatureCollection serialised once per (bbox, zoom): maps re-request the same views."""
+        fc = self.feature_collection(bbox=bbox, zoom=zoom)
+        return json.dumps(fc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
     def etag(self, *params: object) -> str:
         return hashlib.sha256(repr((self.version, params)).encode()).hexdigest()[:32]
 

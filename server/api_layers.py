@@ -43,7 +43,7 @@ def list_layers(catalogue: CatalogueDep) -> dict[str, Any]:
 def get_layer(layer_id: str, request: Request, catalogue: CatalogueDep, bbox: BboxDep, zoom: ZoomDep) -> Response:
     layer = catalogue.get(layer_id)
     etag = layer.etag("fc", bbox, zoom)
-    return cached_json(request, layer.feature_collection(bbox=bbox, zoom=zoom), etag, GEOJSON)
+    return cached_json(request, layer.geojson_bytes(bbox, zoom), etag, GEOJSON)
 
 
 @router.get("/indicators/{table_id}")

@@ -12,6 +12,8 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.middleware.gzip import GZipMiddleware
+from starlette.responses import Response
+from starlette.types import Scope
 
 from layers.catalogue import Catalogue
 from server import api_layers, errors, export_api, ogc, overlay_api, pages
@@ -21,6 +23,20 @@ log = logging.getLogger(__name__)
 TEMPLATES_DIR = ROOT / "server" / "templates"
 PRECOMPRESSED = ("image/png", "image/jpeg", "application/pdf", "application/zip", "application/gzip",
                  "font/woff", "font/woff2", "text/event-stream")
+
+
+class CachedStaticFiles(StaticFiles):
+    """Static files with Cache-Control: vendored libraries rarely change, our own assets may.
+
+    Both keep StaticFiles' ETag/Last-Modified, so a stale copy is revalidated cheaply.
+    """
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        response = await super().get_response(path, scope)
+        if response.status_code in (200, 304):
+            max_age = 86400 if path.startswith("vendor/") else 300
+            response.headers["Cache-Control"] = f"public, max-age={max_age}"
+        return response
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -40,5 +56,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(overlay_api.router)
     app.include_router(export_api.router)
     app.include_router(pages.router)
-    app.mount("/static", StaticFiles(directory=str(settings.static_dir)), name="static")
+    app.mount("/static", CachedStaticFiles(directory=str(settings.static_dir)), name="static")
     return app

@@ -767,7 +767,7 @@
     function indicatorsHtml(table) {
       var rows = (table.indicators || []).map(function (r) {
         return '<tr><th scope="row"' + (isBlank(r.quote) ? "" : ' title="' + escapeHtml("原文：" + r.quote) + '"') + ">" +
-          escapeHtml(r.name) + "</th><td>" + num(r.value_2020) + "</td><td>" + num(r.target_2025) + "</td><td>" +
+          escapeHtml(r.name) + "</th><td>" + num(r.value_2020) + "</td><td>" + (isBlank(r.target_text) ? num(r.target_2025) : escapeHtml(r.target_text)) + "</td><td>" +
           escapeHtml(r.unit) + "</td><td>" + (isBlank(r.kind) ? "—" : escapeHtml(r.kind)) + "</td></tr>";
       }).join("");
       var html = '<p class="pv-table-title">' + escapeHtml(table.title || "") + "</p>" +

@@ -112,3 +112,20 @@ def test_gdal_oapif_driver_reads_a_collection(live_server: str) -> None:
     assert "cq-counties" in result["layers"]
     assert result["n"] == 38
     assert "云阳县" in result["names"]
+
+
+def test_gzipped_layer_body_is_the_same_geojson(client: TestClient) -> None:
+    plain = client.get("/api/layers/cq-counties?zoom=6", headers={"accept-encoding": "identity"})
+    packed = client.get("/api/layers/cq-counties?zoom=6", headers={"accept-encoding": "gzip"})
+    assert "content-encoding" not in plain.headers
+    assert packed.headers["content-encoding"] == "gzip"
+    assert int(packed.headers["content-length"]) * 3 < len(plain.content)
+    assert packed.json() == plain.json()  # httpx decodes the gzip body
+
+
+def test_static_assets_are_cacheable(client: TestClient) -> None:
+    vendor = client.get("/static/vendor/leaflet/leaflet.js")
+    own = client.get("/static/planview.js")
+    assert vendor.status_code == own.status_code == 200
+    assert "max-age=86400" in vendor.headers["cache-control"]
+    assert "max-age=300" in own.headers["cache-control"] and own.headers.get("etag")

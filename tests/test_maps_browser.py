@@ -8,17 +8,15 @@ Skipped with a reason when no Chromium is present (the ``browser`` fixture).
 from __future__ import annotations
 
 import shutil
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import yaml
+from support import running_app
 
 from layers.maps import load_maps
-from server.app import create_app
 from server.settings import ROOT, Settings
 
 pytestmark = pytest.mark.browser
@@ -71,24 +69,6 @@ def probe(browser: Any, live_server: str) -> Iterator[PageProbe]:
     p.close()
 
 
-def _serve(settings: Settings) -> tuple[Any, threading.Thread, str]:
-    import socket
-
-    import uvicorn
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 30
-    while not server.started:
-        assert time.time() < deadline, "hostile live server did not start"
-        time.sleep(0.05)
-    return server, thread, f"http://127.0.0.1:{port}"
-
-
 @pytest.fixture(scope="module")
 def hostile_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A live server whose only layer is cq-counties with a hostile name for one county."""
@@ -107,10 +87,8 @@ def hostile_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     }, allow_unicode=True), "utf-8")
     settings = Settings(data_dir=data, build_dir=ROOT / "data" / "build", workspace_gpkg=tmp / "ws.gpkg",
                         database_url=None)  # type: ignore[call-arg]
-    server, thread, url = _serve(settings)
-    yield url
-    server.should_exit = True
-    thread.join(timeout=10)
+    with running_app(settings) as (_, url):
+        yield url
 
 
 def _config(page: Any) -> dict[str, Any]:

@@ -7,8 +7,6 @@ import io
 import json
 import os
 import re
-import threading
-import time
 import uuid
 import zipfile
 from collections.abc import Iterator
@@ -19,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from support import running_app
 
 from server.app import create_app
 from server.cli import main as cli_main
@@ -202,24 +201,6 @@ def test_cli_overlay(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: py
 # ---------------------------------------------------------------- a real server, both stores
 
 
-def _serve(settings: Settings) -> tuple[Any, threading.Thread, str]:
-    import socket
-
-    import uvicorn
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 30
-    while not server.started:
-        assert time.time() < deadline, "live server did not start"
-        time.sleep(0.05)
-    return server, thread, f"http://127.0.0.1:{port}"
-
-
 @pytest.fixture(params=["gpkg", "postgis"], scope="module")
 def overlay_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     schema = None
@@ -234,15 +215,13 @@ def overlay_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.Temp
         settings = Settings(workspace_gpkg=tmp_path_factory.mktemp("unused") / "x.gpkg", database_url=url)
     else:
         settings = Settings(workspace_gpkg=tmp_path_factory.mktemp("live-overlay") / "ws.gpkg", database_url=None)
-    server, thread, base = _serve(settings)
-    if schema:
-        # point the app's store at the private schema
-        from layers.workspaces import open_store
+    with running_app(settings) as (server, base):
+        if schema:
+            # point the app's store at the private schema
+            from layers.workspaces import open_store
 
-        server.config.app.state.workspace_store = open_store(database_url=DB_URL, schema=schema)
-    yield base
-    server.should_exit = True
-    thread.join(timeout=10)
+            server.config.app.state.workspace_store = open_store(database_url=DB_URL, schema=schema)
+        yield base
     if schema:
         import psycopg
 
