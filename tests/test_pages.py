@@ -190,3 +190,9 @@ def test_boot_layout_matches_the_stylesheet() -> None:
     assert f"@media (max-width: {PAGE_LAYOUT['narrow_px']}px)" in css
     assert f".pv-mapwrap {{ height: {PAGE_LAYOUT['narrow_map_vh']}vh; }}" in css
     assert "planview.prefetch" in boot_script(ROOT / "static")
+
+
+def test_catalogue_links_to_the_overlay_page(client: TestClient) -> None:
+    html = client.get("/").text
+    assert 'href="/overlay"' in html
+    assert client.get("/overlay").status_code == 200
