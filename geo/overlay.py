@@ -178,6 +178,7 @@ class ZoneIndex:
                                             "positioning", "industries", "placement_basis"], dtype=object)
         kinds = shapely.get_type_id(zone_geoms) if len(zone_geoms) else np.array([], dtype=int)
         zones["polygonal"] = np.isin(kinds, (3, 6)) if len(zone_geoms) else np.array([], dtype=bool)
+        # m²: zone_geoms were projected to EQUAL_AREA above
         zones["area_m2"] = shapely.area(zone_geoms) if len(zone_geoms) else np.array([], dtype=float)
         shapely.prepare(zone_geoms)
         # nearest over polygonal zones when there are any, else over every zone feature
@@ -238,7 +239,7 @@ def _overlaps(site_geoms: Objects, site_area: NDArray[np.float64], zone_geoms: O
     edge = ~covered
     if edge.any():
         inter = shapely.intersection(site_geoms[ps[edge]], zone_geoms[pz[edge]])
-        area[edge] = shapely.area(inter)
+        area[edge] = shapely.area(inter)  # m²: both inputs are projected (EQUAL_AREA)
     out[poly] = area
     return out
 
@@ -246,8 +247,8 @@ def _overlaps(site_geoms: Objects, site_area: NDArray[np.float64], zone_geoms: O
 def analyse(sites: gpd.GeoDataFrame, index: ZoneIndex) -> OverlayResult:
     """Overlay lon/lat ``sites`` on the indexed plan zones (see the module docstring)."""
     geoms = project(np.asarray(sites.geometry.values, dtype=object))
-    area = shapely.area(geoms)
-    length = np.where(area > 0, 0.0, shapely.length(geoms))
+    area = shapely.area(geoms)  # m², projected to EQUAL_AREA on the line above
+    length = np.where(area > 0, 0.0, shapely.length(geoms))  # m, projected
     n = len(geoms)
     tree = shapely.STRtree(geoms)
     if len(index.zone_geoms):

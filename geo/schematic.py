@@ -13,6 +13,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import shapely
 from pyproj import CRS
 from shapely.affinity import rotate, scale
@@ -31,7 +32,7 @@ def _local_crs(lon: float, lat: float) -> str:
 
 def _project(geom: BaseGeometry, src: str, dst: str) -> BaseGeometry:
     t = transformer(src, dst)
-    return shapely.transform(geom, lambda xy: __import__("numpy").column_stack(t.transform(xy[:, 0], xy[:, 1])))
+    return shapely.transform(geom, lambda xy: np.column_stack(t.transform(xy[:, 0], xy[:, 1])))
 
 
 def ellipse(center: Sequence[float], area_km2: float, axis_ratio: float = 1.0, bearing_deg: float = 0.0) -> BaseGeometry:
