@@ -17,9 +17,8 @@ from fastapi.responses import Response
 
 from layers.catalogue import parse_bbox
 from layers.export import ExportOptions, export_map, load_overlay, parse_layer_ids
-from layers.maps import load_maps
 from layers.report import render_report, short_name
-from server.dependencies import CatalogueDep, SettingsDep
+from server.dependencies import CatalogueDep, MapsDep
 from server.overlay_api import get_store
 
 router = APIRouter(prefix="/api", tags=["export"])
@@ -42,7 +41,7 @@ def today() -> str:
 def export(
     request: Request,
     catalogue: CatalogueDep,
-    settings: SettingsDep,
+    maps: MapsDep,
     map: Annotated[str, Query(description="map id, e.g. yunyang", max_length=100)],
     format: Annotated[str, Query(description="png | pdf | svg", max_length=10)] = "pdf",
     paper: Annotated[str, Query(description="A4 | A3", max_length=10)] = "A4",
@@ -65,7 +64,7 @@ def export(
         bbox=parse_bbox(bbox) if bbox else None, layers=parse_layer_ids(layers),
     )
     sites = load_overlay(get_store(request), overlay) if overlay else None
-    result = export_map(catalogue, load_maps(settings.data_dir), map, options, overlay=sites)
+    result = export_map(catalogue, maps, map, options, overlay=sites)
     headers = {
         "Content-Disposition": content_disposition(result.filename, result.display_name),
         "Cache-Control": "no-store",
@@ -76,10 +75,10 @@ def export(
 
 @router.get("/overlay/{workspace_id}/report.pdf", response_class=Response,
             responses={200: {"content": {"application/pdf": {}}, "description": "the site-check report"}})
-def overlay_report(workspace_id: str, request: Request, catalogue: CatalogueDep, settings: SettingsDep) -> Response:
+def overlay_report(workspace_id: str, request: Request, catalogue: CatalogueDep, maps: MapsDep) -> Response:
     """选址核查报告: overview map, file and CRS facts, one row per site, disclaimers (PDF)."""
     workspace = get_store(request).get(workspace_id)
-    pdf = render_report(catalogue, load_maps(settings.data_dir), workspace, date=today())
+    pdf = render_report(catalogue, maps, workspace, date=today())
     display = f"选址核查报告-{short_name(workspace.filename, 80)}.pdf"
     return Response(pdf, media_type="application/pdf", headers={
         "Content-Disposition": content_disposition(f"planview-report-{workspace.id}.pdf", display),

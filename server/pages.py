@@ -9,13 +9,13 @@ turns into the Chinese 404 page with a link back to ``/``.
 from __future__ import annotations
 
 import hashlib
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from layers.maps import MapDefinition, get_map, load_maps
-from server.dependencies import CatalogueDep, SettingsDep
+from layers.maps import MapDefinition, get_map
+from server.dependencies import CatalogueDep, MapsDep, SettingsDep
 from server.mapview.assets import PLANVIEW_CSS, PLANVIEW_JS
 from server.mapview.basemaps import AMAP_WARNING, BasemapOptions
 from server.mapview.builder import MapPage, boot_script, build_map_page, export_href, plan_title
@@ -23,19 +23,6 @@ from server.mapview.thumbnails import thumbnail_svg
 from server.settings import Settings
 
 router = APIRouter(tags=["pages"])
-
-
-def get_maps(request: Request, settings: SettingsDep) -> dict[str, MapDefinition]:
-    """Map definitions, loaded once per app (like the catalogue)."""
-    state = request.app.state
-    maps: dict[str, MapDefinition] | None = getattr(state, "maps", None)
-    if maps is None:
-        maps = load_maps(settings.data_dir)
-        state.maps = maps
-    return maps
-
-
-MapsDep = Annotated[dict[str, MapDefinition], Depends(get_maps)]
 
 
 def basemap_options(settings: Settings) -> BasemapOptions:
