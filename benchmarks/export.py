@@ -35,7 +35,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -60,27 +59,32 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def serve() -> tuple[Any, threading.Thread, str]:
-    """The real app under uvicorn on a loopback port (workspaces in a throwaway GeoPackage)."""
+def serve() -> tuple[subprocess.Popen[bytes], str]:
+    """The real app under uvicorn in a process of its own on a loopback port.
+
+    Its own process, like a deployed server: in this process Playwright's
+    driver loop would share the GIL with the export being timed.
+    """
     import tempfile
-
-    import uvicorn
-
-    from server.app import create_app
-    from server.settings import Settings
+    import urllib.request
 
     tmp = Path(tempfile.mkdtemp(prefix="planview-bench-"))
-    app = create_app(Settings(workspace_gpkg=tmp / "ws.gpkg", database_url=None))  # type: ignore[call-arg]
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
+    env = {**os.environ, "PLANVIEW_WORKSPACE_GPKG": str(tmp / "ws.gpkg")}
+    env.pop("PLANVIEW_DATABASE_URL", None)
+    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "server.app:create_app",
+                             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"], cwd=ROOT, env=env)
+    base = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
-    while not server.started:
-        if time.time() > deadline:
-            raise RuntimeError("server did not start")
-        time.sleep(0.05)
-    return server, thread, f"http://127.0.0.1:{port}"
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/api/layers", timeout=5):  # noqa: S310 - loopback only
+                return proc, base
+        except OSError:
+            if time.time() > deadline or proc.poll() is not None:
+                proc.kill()
+                raise RuntimeError("server did not start") from None
+            time.sleep(0.1)
 
 
 def export_once(client: Any, base: str, map_id: str) -> tuple[float, tuple[int, int]]:
@@ -138,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     import httpx
     from playwright.sync_api import sync_playwright
 
-    server, thread, base = serve()
+    server, base = serve()
     client = httpx.Client(timeout=120)
     ok = True
     try:
@@ -168,8 +172,8 @@ def main(argv: list[str] | None = None) -> int:
             browser.close()
     finally:
         client.close()
-        server.should_exit = True
-        thread.join(timeout=10)
+        server.terminate()
+        server.wait(timeout=10)
 
     proc = subprocess.run([sys.executable, "-m", "benchmarks.export", "--child-memory"], cwd=ROOT,
                           capture_output=True, text=True, timeout=600, check=True)
