@@ -164,3 +164,15 @@ def test_cli_check_exits_nonzero_with_a_list(data_dir: Path, monkeypatch: pytest
     _edit_yaml(attrs, lambda rows: rows[1:])
     assert cli_main(["layers", "check"]) == 1
     assert "PROBLEM" in capsys.readouterr().out
+
+
+def test_corridor_covers_all_its_nodes(catalogue: Catalogue) -> None:
+    """The plan lists the 万开云 corridor's nodes; the schematic band must pass through each of them."""
+    layer = catalogue.get("yy-wankaiyun-corridor")
+    feats = layer.features
+    band = feats[feats["kind"] == "走廊"].geometry
+    assert len(band) == 1
+    nodes = feats[feats["kind"] != "走廊"]
+    assert len(nodes) >= 6
+    outside = [name for name, geom in zip(nodes["name"], nodes.geometry, strict=True) if not band.iloc[0].covers(geom)]
+    assert outside == []
