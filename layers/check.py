@@ -91,6 +91,9 @@ def anchor_problems(layer: Layer, gazetteer: dict[str, Place]) -> list[str]:
 
 def _citation_problems(layer: Layer, plans_dir: Path) -> list[str]:
     out = []
+    if layer.manifest.role == "reference":  # cited by dataset (name, version, licence), not by a plan sentence
+        return [f"layer {layer.id} feature {row.get(layer.manifest.key)!r}: reference features need a dataset 'source'"
+                for row in layer.properties() if not str(row.get("source") or "").strip()]
     for row in layer.properties():
         problem = citation_problem(row.get("source"), row.get("quote"), plans_dir)
         if problem:

@@ -16,6 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from geo.errors import DataError
 
 Precision = Literal["official", "schematic", "mixed"]
+# base: administrative geography the plans are laid over (counties, regions);
+# plan: the zones and sites the plans name (overlay checks uploads against these);
+# reference: context from a dataset (e.g. township seats), cited by dataset, not by plan.
+Role = Literal["base", "plan", "reference"]
 
 
 class _Strict(BaseModel):
@@ -70,6 +74,7 @@ class LayerManifest(_Strict):
     title: str
     title_en: str | None = None
     plan: Literal["chongqing", "yunyang"]
+    role: Role = "plan"
     description: str = ""
     order: int = 50
     key: str

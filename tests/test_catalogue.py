@@ -176,3 +176,37 @@ def test_corridor_covers_all_its_nodes(catalogue: Catalogue) -> None:
     assert len(nodes) >= 6
     outside = [name for name, geom in zip(nodes["name"], nodes.geometry, strict=True) if not band.iloc[0].covers(geom)]
     assert outside == []
+
+
+def test_layer_roles_decide_what_is_a_plan_zone(catalogue: Catalogue) -> None:
+    """Only ``plan`` layers are zones for the overlay; base and reference layers are context."""
+    from layers.workspaces.service import county_layer, is_base_layer
+
+    roles = {layer_id: layer.manifest.role for layer_id, layer in catalogue.layers.items()}
+    assert roles["cq-counties"] == roles["cq-regions"] == "base"
+    assert roles["yy-townships"] == "reference"
+    assert set(REQUIRED) - {"cq-counties", "cq-regions"} <= {k for k, v in roles.items() if v == "plan"}
+    assert is_base_layer(catalogue.get("yy-townships")) and not is_base_layer(catalogue.get("yy-projects"))
+    chosen = county_layer(catalogue)
+    assert chosen is not None and chosen.id == "cq-counties"
+
+
+def test_township_seats_are_cited_gazetteer_points_in_yunyang(catalogue: Catalogue) -> None:
+    from layers.gazetteer import load_gazetteer
+
+    gazetteer = load_gazetteer(ROOT / "data" / "gazetteer" / "geonames-chongqing.tsv")
+    towns = catalogue.get("yy-townships").features
+    yunyang = catalogue.get("cq-counties").features.set_index("adcode").geometry["500235"]
+    assert len(towns) >= 30 and {"双江街道", "黄石镇", "高阳镇"} <= set(towns["name"])
+    for gid, geom, source in zip(towns["geonameid"], towns.geometry, towns["source"], strict=True):
+        assert yunyang.contains(geom)
+        assert (geom.x, geom.y) == (gazetteer[gid].lon, gazetteer[gid].lat)
+        assert "GeoNames" in source and "CC BY" in source
+
+
+def test_reference_features_need_a_dataset_source(data_dir: Path) -> None:
+    shutil.copytree(ROOT / "data" / "layers" / "yy-townships", data_dir / "layers" / "yy-townships")
+    assert check_all(data_dir, data_dir / "build", PLANS) == []
+    _edit_yaml(data_dir / "layers" / "yy-townships" / "attributes.yaml",
+               lambda rows: [{**rows[0], "source": ""}] + rows[1:])
+    assert any("dataset 'source'" in p for p in check_all(data_dir, data_dir / "build", PLANS))

@@ -1,10 +1,11 @@
 """From an uploaded file to a saved workspace: read -> analyse against the catalogue -> report -> save.
 
-Which layers take part is decided from the manifests, never from a list of
-ids: layers whose geometry is a ``dataset`` or a ``dissolve`` are base
-geography (counties, regions, the municipality); every other layer is a plan
-layer whose features are zones. The county layer is the dataset layer that
-carries a ``region``/``group`` attribute (the 38 counties). The zone index is
+Which layers take part is decided from the manifests' ``role``, never from a
+list of ids: ``plan`` layers hold the zones; ``base`` layers are the
+administrative geography (counties, regions, the municipality) and
+``reference`` layers are context (township seats), neither of which is a zone.
+The county layer is the finest base layer that carries a ``region``/``group``
+attribute (the 38 counties). The zone index is
 built once per catalogue version and reused for every upload.
 """
 
@@ -27,16 +28,14 @@ REPORT_VERSION = 1
 
 
 def is_base_layer(layer: Layer) -> bool:
-    """Base geography (admin units and their dissolves), not a plan zone layer."""
-    geometry = layer.manifest.geometry
-    return geometry.dataset is not None or geometry.dissolve is not None
+    """Not a plan zone layer: base geography (admin units) or reference context."""
+    return layer.manifest.role != "plan"
 
 
 def county_layer(catalogue: Catalogue) -> Layer | None:
     """The finest base layer that names each unit's region/group (cq-counties today)."""
     candidates = [layer for layer in catalogue.ordered()
-                  if layer.manifest.geometry.dataset is not None
-                  and ({"region", "group"} & set(layer.features.columns))]
+                  if layer.manifest.role == "base" and ({"region", "group"} & set(layer.features.columns))]
     return max(candidates, key=lambda layer: len(layer.features), default=None)
 
 
