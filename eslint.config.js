@@ -16,7 +16,7 @@ export default [
     rules: {
       "no-unused-vars": ["error", { args: "none", caughtErrors: "none" }],
       "no-var": "off",
-      eqeqeq: ["error", "always"],
+      eqeqeq: ["error", "always", { null: "ignore" }],
       "no-implicit-globals": "error"
     }
   },
