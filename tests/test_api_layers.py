@@ -66,13 +66,18 @@ def test_etag_and_gzip(client: TestClient) -> None:
     ("/api/layers/cq-counties?bbox=110,30,105,31", 400),
     ("/api/layers/cq-counties?bbox=a,b,c,d", 400),
     ("/api/layers/cq-counties?zoom=99", 400),
-    ("/ogc/collections/nope/items", 404),
 ])
 def test_bad_requests_get_json_4xx(client: TestClient, url: str, status: int) -> None:
     r = client.get(url)
     assert r.status_code == status
     body = r.json()
     assert body["error"] and body["message"]
+
+
+def test_ogc_errors_use_the_ogc_exception_shape(client: TestClient) -> None:
+    r = client.get("/ogc/collections/nope/items")
+    assert r.status_code == 404
+    assert set(r.json()) == {"code", "description"}
 
 
 def test_indicators_endpoint(client: TestClient) -> None:
