@@ -69,6 +69,22 @@ class Legend(_Strict):
     categories: list[LegendCategory] = Field(default_factory=list)
 
 
+class LabelSpec(_Strict):
+    """Permanent names on the map: which field, from/to which zoom, and who wins when labels collide.
+
+    The page places labels by ``priority`` (higher first, then larger features first) and drops
+    any that would overlap one already placed, so a label appears at every zoom where it fits.
+    """
+
+    field: str | None = None  # default: the layer's label_field
+    min_zoom: float = Field(default=0, ge=0, le=22)
+    max_zoom: float = Field(default=22, ge=0, le=22)
+    priority: int = 50
+    size: float = Field(default=13, ge=8, le=24)  # CSS px
+    color: str = "#1f2933"
+    halo: str = "#ffffff"
+
+
 class LayerManifest(_Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     title: str
@@ -86,6 +102,7 @@ class LayerManifest(_Strict):
     popup_fields: dict[str, str] = Field(default_factory=dict)
     style: Style = Field(default_factory=Style)
     legend: Legend | None = None
+    label: LabelSpec | None = None
     indicators: dict[str, str] = Field(default_factory=dict)
 
     def color_for(self, props: dict[str, Any]) -> str:

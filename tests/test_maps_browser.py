@@ -259,3 +259,53 @@ def test_catalogue_page_and_404_render_offline(probe: PageProbe) -> None:
     page.wait_for_selector(".pv-cards")
     # the 404 response itself is logged by the browser; nothing else may fail
     assert [e for e in probe.errors if "404" not in e] == [] and probe.outside == []
+
+
+LABEL_BOXES = """() => Array.from(document.querySelectorAll('.pv-label:not([hidden])')).map(el => {
+    const r = el.getBoundingClientRect();
+    return {layer: el.dataset.layer, text: el.textContent, box: [r.left, r.top, r.right, r.bottom]};
+})"""
+
+
+def _overlapping(labels: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    out = []
+    for i, a in enumerate(labels):
+        for b in labels[i + 1:]:
+            (a0, a1, a2, a3), (b0, b1, b2, b3) = a["box"], b["box"]
+            if a0 < b2 - 0.5 and b0 < a2 - 0.5 and a1 < b3 - 0.5 and b1 < a3 - 0.5:
+                out.append((a["text"], b["text"]))
+    return out
+
+
+def test_names_are_on_the_map_without_overlap_and_follow_their_layer(probe: PageProbe) -> None:
+    page = probe.open("/maps/chongqing")
+    page.evaluate("window.planview.placeLabels()")
+    labels = page.evaluate(LABEL_BOXES)
+    counties = [lb for lb in labels if lb["layer"] == "cq-counties"]
+    assert len(counties) >= 20, "most county names fit at the first view"
+    assert "渝中区" in {lb["text"] for lb in labels} or len(counties) < 38  # the crowded centre may drop some
+    assert _overlapping(labels) == []
+    # halo: readable over any fill
+    assert "1.5px" in page.locator(".pv-label:not([hidden])").first.evaluate("el => el.style.textShadow")
+    # labels follow their layer's visibility
+    title = next(lc["title"] for lc in _config(page)["layers"] if lc["id"] == "cq-counties")
+    _control_checkbox(page, title).uncheck()
+    page.evaluate("window.planview.placeLabels()")
+    assert not [lb for lb in page.evaluate(LABEL_BOXES) if lb["layer"] == "cq-counties"]
+    _control_checkbox(page, title).check()
+    page.evaluate("window.planview.placeLabels()")
+    assert [lb for lb in page.evaluate(LABEL_BOXES) if lb["layer"] == "cq-counties"]
+    assert probe.errors == [] and probe.outside == []
+
+
+def test_township_names_appear_from_zoom_10(probe: PageProbe) -> None:
+    page = probe.open("/maps/yunyang#map=9/30.95/108.75&layers=cq-counties,yy-townships")
+    page.evaluate("window.planview.placeLabels()")
+    assert not [lb for lb in page.evaluate(LABEL_BOXES) if lb["layer"] == "yy-townships"]
+    page.evaluate("window.planview.map.setZoom(11, {animate: false})")
+    page.evaluate("window.planview.refresh()")
+    page.evaluate("window.planview.placeLabels()")
+    labels = page.evaluate(LABEL_BOXES)
+    towns = [lb for lb in labels if lb["layer"] == "yy-townships"]
+    assert len(towns) >= 3 and _overlapping(labels) == []
+    assert probe.errors == []

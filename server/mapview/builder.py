@@ -29,6 +29,7 @@ from branca.element import Element, Figure, JavascriptLink, MacroElement
 from folium import plugins
 from folium.template import Template
 
+from geo.labels import label_anchor, sort_key
 from layers.catalogue import Catalogue, Layer
 from layers.maps import MapDefinition
 from server.mapview.assets import PLANVIEW_MAIN, PLANVIEW_MODULES, localize, walk
@@ -71,6 +72,27 @@ def _geometry_kinds(layer: Layer) -> list[str]:
     return sorted(kinds)
 
 
+def label_config(layer: Layer) -> dict[str, Any] | None:
+    """The manifest's ``label:`` block plus one anchor per named feature ([lon, lat, text], larger
+    features first): the page draws and de-collides the names without waiting for geometry."""
+    spec = layer.manifest.label
+    if spec is None:
+        return None
+    field = spec.field or layer.manifest.label_field
+    frame = layer.features
+    points: list[tuple[float, float, float, str]] = []
+    for geom, text in zip(frame.geometry, frame[field] if field in frame.columns else [None] * len(frame),
+                          strict=True):
+        anchor = label_anchor(geom)
+        if anchor is None or text is None or (isinstance(text, float) and math.isnan(text)) or str(text) == "":
+            continue
+        points.append((sort_key(geom), anchor[0], anchor[1], str(text)))
+    points.sort(key=lambda p: p[0])
+    return {"min_zoom": spec.min_zoom, "max_zoom": spec.max_zoom, "priority": spec.priority,
+            "size": spec.size, "color": safe_color(spec.color, "#1f2933"), "halo": safe_color(spec.halo, "#ffffff"),
+            "points": [[x, y, text] for _, x, y, text in points]}
+
+
 def layer_config(layer: Layer, visible: bool) -> dict[str, Any]:
     """What the page's modules need to fetch, style, label and explain one layer."""
     m = layer.manifest
@@ -108,6 +130,7 @@ def layer_config(layer: Layer, visible: bool) -> dict[str, Any]:
             "radius": style.radius,
         },
         "legend": legend,
+        "label": label_config(layer),
     }
 
 

@@ -7,6 +7,7 @@ import { wireBasemaps } from "./basemaps.js";
 import { load, needsLoad, refresh, scheduleRefresh } from "./data.js";
 import { escapeHtml } from "./escape.js";
 import { featureHtml } from "./format.js";
+import { wireLabels } from "./labels.js";
 import { buildLegend } from "./legend.js";
 import { addNotice } from "./notices.js";
 import { loadIndicators, selectById, wirePanel } from "./panel.js";
@@ -52,6 +53,7 @@ export function start(map, groups, layerControl) {
 
   wirePanel(ctx);
   buildLegend(ctx);
+  const labels = wireLabels(ctx);
   wireSearch(ctx);
   wireLinks(ctx);
   scheduleLinks(ctx);
@@ -83,5 +85,6 @@ export function start(map, groups, layerControl) {
   planview.refresh = () => refresh(ctx);
   planview.select = (id, fid) => selectById(ctx, id, fid);
   planview.permalink = () => window.location.href;
+  planview.placeLabels = () => labels.place();
   return ctx;
 }
