@@ -309,3 +309,94 @@ def test_township_names_appear_from_zoom_10(probe: PageProbe) -> None:
     towns = [lb for lb in labels if lb["layer"] == "yy-townships"]
     assert len(towns) >= 3 and _overlapping(labels) == []
     assert probe.errors == []
+
+
+COVERED_PLAN = """ids => {
+    const classes = ids.map(id => 'pv-layer-' + id);
+    const out = [];
+    for (const sel of ['.leaflet-control-layers:not(.pv-collapsed)', '.pv-legend:not(.pv-collapsed):not([hidden])']) {
+        const el = document.querySelector(sel);
+        if (!el) continue;
+        const r = el.getBoundingClientRect();
+        for (let i = 1; i < 10; i++) for (let j = 1; j < 10; j++) {
+            const under = document.elementsFromPoint(r.left + r.width * i / 10, r.top + r.height * j / 10);
+            if (under.some(e => e.classList && classes.some(c => e.classList.contains(c)))) { out.push(sel); break; }
+        }
+    }
+    return out;
+}"""
+
+
+@pytest.mark.parametrize("map_id", MAP_IDS)
+def test_legend_and_layer_control_never_hide_the_plan_at_first_view(probe: PageProbe, map_id: str) -> None:
+    page = probe.open(f"/maps/{map_id}")
+    plan_ids = [lc["id"] for lc in _config(page)["layers"] if lc["role"] == "plan"]
+    assert page.evaluate(COVERED_PLAN, plan_ids) == []
+    # both stay usable: the layer control's toggle opens and closes its list
+    toggle = page.locator(".leaflet-control-layers .pv-ctl-toggle")
+    before = page.locator(".leaflet-control-layers-list").is_visible()
+    toggle.click()
+    assert page.locator(".leaflet-control-layers-list").is_visible() != before
+
+
+@pytest.fixture
+def phone(browser: Any, live_server: str) -> Iterator[PageProbe]:
+    p = PageProbe(browser, live_server)
+    p.context.close()
+    p.context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2,
+                                    is_mobile=True, has_touch=True, locale="zh-CN")
+    p.page = p.context.new_page()
+    p.page.on("console", lambda m: p.errors.append(m.text) if m.type == "error" else None)
+    p.page.on("pageerror", lambda e: p.errors.append(str(e)))
+    p.page.route("**/*", p._route)
+    yield p
+    p.close()
+
+
+@pytest.mark.parametrize("map_id", MAP_IDS)
+def test_phone_map_fills_the_screen_and_draws_every_layer(phone: PageProbe, map_id: str) -> None:
+    page = phone.open(f"/maps/{map_id}")
+    box = page.locator(".pv-mapwrap").bounding_box()
+    assert box["width"] == 390 and box["height"] >= 0.85 * 844
+    # the sheet rests as a peek bar: the visible map is most of the screen
+    sheet_top = page.locator("#pv-panel").bounding_box()["y"]
+    assert sheet_top >= 844 - 80
+    for layer in _config(page)["layers"]:
+        if layer["visible"]:
+            assert _paths(page, layer["id"]) > 0, layer["id"]
+    # collapsed controls on a phone, thumb-sized buttons
+    assert page.locator(".leaflet-control-layers.pv-collapsed").count() == 1
+    zoom_in = page.locator(".leaflet-control-zoom-in").bounding_box()
+    assert zoom_in["width"] >= 40 and zoom_in["height"] >= 40
+    assert phone.errors == [] and phone.outside == []
+
+
+def test_phone_tap_opens_details_and_the_sheet_opens_and_closes(phone: PageProbe) -> None:
+    page = phone.open("/maps/yunyang")
+    panel = page.locator("#pv-panel")
+    marker = page.locator("path.pv-layer-yy-projects").first
+    marker.tap()
+    page.locator(".leaflet-popup-content").wait_for()
+    assert panel.get_attribute("data-sheet") == "half"
+    page.wait_for_timeout(300)  # the sheet's transition
+    detail = page.locator("#pv-feature-body .pv-card-title")
+    assert detail.is_visible() and detail.inner_text()
+    handle = page.locator("#pv-sheet-handle")
+    handle.tap()
+    assert panel.get_attribute("data-sheet") == "full"
+    handle.tap()
+    assert panel.get_attribute("data-sheet") == "peek"
+    page.wait_for_timeout(300)
+    assert panel.bounding_box()["y"] >= 844 - 80
+    handle.tap()
+    page.wait_for_timeout(300)
+    assert panel.get_attribute("data-sheet") == "half" and panel.bounding_box()["y"] < 844 / 2 + 60
+    assert phone.errors == []
+
+
+def test_phone_permalink_opens_the_same_view(phone: PageProbe) -> None:
+    page = phone.open("/maps/yunyang#map=12/30.95000/108.69000&layers=cq-counties,yy-projects")
+    centre = page.evaluate("(() => { const c = window.planview.map.getCenter(); "
+                           "return [c.lat, c.lng, window.planview.map.getZoom()]; })()")
+    assert abs(centre[0] - 30.95) < 1e-3 and abs(centre[1] - 108.69) < 1e-3 and centre[2] == 12
+    assert sorted(page.evaluate("window.planview.visibleLayerIds()")) == ["cq-counties", "yy-projects"]

@@ -40,9 +40,9 @@ PLAN_TITLES = {
     "yunyang": "云阳县科技创新“十四五”规划（征求意见稿）",
 }
 # The map page's layout, in CSS px: the same numbers as in static/planview.css
-# (--pv-header-h, --pv-panel-w, the narrow-screen media query, .pv-mapwrap height);
+# (--pv-header-h, --pv-panel-w, the narrow-screen and phone media queries, .pv-mapwrap height);
 # static/planview/boot.js uses them to size the first view before any CSS has loaded.
-PAGE_LAYOUT = {"header_px": 52, "panel_px": 360, "narrow_px": 800, "narrow_map_vh": 70}
+PAGE_LAYOUT = {"header_px": 52, "panel_px": 360, "narrow_px": 800, "narrow_map_vh": 70, "phone_px": 480}
 ZOOM_SNAP = 0.5  # fit the plan area snugly; data is still fetched per whole zoom level
 PRECISION_SUFFIX = {"schematic": "（示意）", "mixed": "（部分示意）"}
 MISSING_LAYER = "图层数据尚未提供 / layer data not available yet"
@@ -110,6 +110,7 @@ def layer_config(layer: Layer, visible: bool) -> dict[str, Any]:
         "title": m.title,
         "description": m.description,
         "plan": m.plan,
+        "role": m.role,
         "visible": visible,
         "url": f"/api/layers/{m.id}",
         "precision": m.precision,
