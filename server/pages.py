@@ -27,7 +27,8 @@ router = APIRouter(tags=["pages"])
 
 def basemap_options(settings: Settings) -> BasemapOptions:
     return BasemapOptions(enable_osm=settings.enable_osm, tianditu_token=settings.tianditu_token,
-                          enable_amap=settings.enable_amap)
+                          enable_amap=settings.enable_amap, files=tuple(sorted(settings.basemap_files.items())),
+                          urls=tuple(settings.basemap_urls.items()))
 
 
 def _map_page(request: Request, definition: MapDefinition, settings: Settings) -> MapPage:

@@ -32,6 +32,13 @@ class Settings(BaseSettings):
     enable_osm: bool = False
     tianditu_token: str | None = None
     enable_amap: bool = False
+    # Offline tile files the office holds (MBTiles), name -> path, served by planview at
+    # /basemap/{name}/{z}/{x}/{y} and offered in the map's basemap switcher, e.g.
+    # PLANVIEW_BASEMAP_FILES='{"yingxiang": "/srv/tiles/yunyang-2023.mbtiles"}'.
+    basemap_files: dict[str, Path] = Field(default_factory=dict)
+    # Intranet tile services, title -> URL template (XYZ {z}/{x}/{y}, or WMTS KVP with
+    # TILEMATRIX={z}&TILEROW={y}&TILECOL={x}); WGS84/CGCS2000 Web-Mercator grids line up with the data.
+    basemap_urls: dict[str, str] = Field(default_factory=dict)
     # Monitoring (监测评估预警): status from the progress ratio (progress made / progress planned by that year).
     # 正常 at or above monitor_normal_ratio, 滞后 down to monitor_warning_ratio, 预警 below it.
     monitor_normal_ratio: float = Field(default=1.0, gt=0, le=2)

@@ -33,7 +33,7 @@ from geo.labels import label_anchor, sort_key
 from layers.catalogue import Catalogue, Layer
 from layers.maps import MapDefinition
 from server.mapview.assets import PLANVIEW_MAIN, PLANVIEW_MODULES, localize, walk
-from server.mapview.basemaps import OFFLINE_BASE_NAME, BasemapOptions, online_providers
+from server.mapview.basemaps import OFFLINE_BASE_NAME, BasemapOptions, local_providers, online_providers
 
 PLAN_TITLES = {
     "chongqing": "重庆市科技创新“十四五”规划（2021—2025年）",
@@ -253,12 +253,16 @@ def build_map_page(definition: MapDefinition, catalogue: Catalogue, options: Bas
     fmap.options["min_zoom"] = definition.min_zoom
     fmap.options["max_zoom"] = definition.max_zoom
     fmap.options["zoom_snap"] = ZOOM_SNAP
-    if options.any_online:
+    providers = local_providers(options) + online_providers(options)
+    if providers:
         folium.FeatureGroup(name=OFFLINE_BASE_NAME, overlay=False, control=True, show=True).add_to(fmap)
-        for provider in online_providers(options):
-            folium.TileLayer(tiles=provider.url, attr=provider.attribution, name=provider.name,
-                             overlay=provider.overlay, show=False, subdomains=provider.subdomains,
-                             max_zoom=provider.max_zoom).add_to(fmap)
+        for provider in providers:
+            tiles = folium.TileLayer(tiles=provider.url, attr=provider.attribution, name=provider.name,
+                                     overlay=provider.overlay, show=False, subdomains=provider.subdomains,
+                                     max_zoom=provider.max_zoom)
+            if provider.max_native_zoom is not None:  # beyond the file's last zoom, scale its tiles up
+                tiles.options["max_native_zoom"] = provider.max_native_zoom
+            tiles.add_to(fmap)
     groups: dict[str, folium.FeatureGroup] = {}
     for lc in config["layers"]:
         # Leaflet's layer control renders names as HTML: escape the manifest's title.
