@@ -63,6 +63,7 @@ class TileProvider:
     overlay: bool = False
     max_native_zoom: int | None = None
     min_zoom: int = 0
+    datum: str = "wgs84"  # "gcj02": the page shifts its layers onto these tiles while they are shown
 
 
 def online_providers(options: BasemapOptions) -> list[TileProvider]:
@@ -87,7 +88,7 @@ def online_providers(options: BasemapOptions) -> list[TileProvider]:
         providers.append(TileProvider(
             "高德地图（在线，GCJ-02，偏移约500米）",
             "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8&x={x}&y={y}&z={z}",
-            "&copy; 高德地图 (GCJ-02)", subdomains="1234", warning=AMAP_WARNING))
+            "&copy; 高德地图 (GCJ-02)", subdomains="1234", warning=AMAP_WARNING, datum="gcj02"))
     return providers
 
 

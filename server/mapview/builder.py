@@ -241,6 +241,7 @@ def map_config(definition: MapDefinition, catalogue: Catalogue, options: Basemap
         "indicators_url": f"/api/indicators/{definition.plan}" if definition.plan in catalogue.indicators else None,
         "export_url": "/api/export",
         "basemap_warnings": {p.name: p.warning for p in online_providers(options) if p.warning},
+        "basemap_datums": {p.name: p.datum for p in online_providers(options) if p.datum != "wgs84"},
     }
 
 

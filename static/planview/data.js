@@ -4,7 +4,7 @@ import { BBOX_FROM_ZOOM, MAX_DATA_ZOOM, bucketFor, fetchOnce, layerUrl } from ".
 import { escapeHtml } from "./escape.js";
 import { featureName } from "./format.js";
 import { addNotice, removeNotice } from "./notices.js";
-import { clampedBounds, emit, visibleIds } from "./state.js";
+import { clampedBounds, emit, on, visibleIds } from "./state.js";
 import { pointStyle, styleFor } from "./style.js";
 
 const REFRESH_DELAY_MS = 250;
@@ -70,6 +70,7 @@ export function load(ctx, id) {
 function setData(ctx, st, data, bucket, bbox) {
   const lc = st.cfg;
   const geo = L.geoJSON(data, {
+    coordsToLatLng: ctx.coordsToLatLng || L.GeoJSON.coordsToLatLng,
     style: (f) => styleFor(lc, f.properties || {}, f.geometry && f.geometry.type),
     pointToLayer: (f, latlng) => L.circleMarker(latlng, pointStyle(lc, f.properties || {})),
     onEachFeature: (f, layer) => {
@@ -111,4 +112,14 @@ export function ensureLoaded(ctx, id) {
   const st = ctx.layers[id];
   if (st.data) return Promise.resolve();
   return st.loading || load(ctx, id);
+}
+
+/** Redraw every loaded layer (e.g. after the datum of the basemap changed). */
+export function wireRedraw(ctx) {
+  on(ctx, "datum", () => {
+    ctx.order.forEach((id) => {
+      const st = ctx.layers[id];
+      if (st.data) setData(ctx, st, st.data, st.zoom, st.bbox);
+    });
+  });
 }

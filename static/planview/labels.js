@@ -34,7 +34,7 @@ export function wireLabels(ctx) {
     const kinds = lc.geometry_kinds || [];
     const isPoint = kinds.length === 1 && kinds[0] === "Point";
     lc.label.points.forEach((p, rank) => {
-      items.push({ id: lc.id, spec: lc.label, latlng: L.latLng(p[1], p[0]), text: String(p[2]), rank,
+      items.push({ id: lc.id, spec: lc.label, lonlat: [p[0], p[1]], latlng: L.latLng(p[1], p[0]), text: String(p[2]), rank,
         offset: isPoint ? (lc.style.radius || 4) + 3 : null, el: null });
     });
   });
@@ -101,6 +101,11 @@ export function wireLabels(ctx) {
   map.on("zoomend", () => { pane.style.visibility = ""; });
   map.on("moveend resize", schedule);
   on(ctx, "overlayadd", schedule);
+  on(ctx, "datum", () => {
+    const to = ctx.coordsToLatLng || L.GeoJSON.coordsToLatLng;
+    items.forEach((it) => { it.latlng = to(it.lonlat); });
+    schedule();
+  });
   on(ctx, "overlayremove", schedule);
   schedule();
   return { place };

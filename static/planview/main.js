@@ -4,7 +4,7 @@
 import "./leaflet-fixes.js";
 import { bucketFor, mark, pageData } from "./boot.js";
 import { wireBasemaps } from "./basemaps.js";
-import { load, needsLoad, refresh, scheduleRefresh } from "./data.js";
+import { load, needsLoad, refresh, scheduleRefresh, wireRedraw } from "./data.js";
 import { escapeHtml } from "./escape.js";
 import { featureHtml } from "./format.js";
 import { wireControls } from "./controls.js";
@@ -54,6 +54,7 @@ export function start(map, groups, layerControl) {
   map.on("moveend", () => { scheduleLinks(ctx); scheduleRefresh(ctx); });
 
   wirePanel(ctx);
+  wireRedraw(ctx);
   const legend = buildLegend(ctx);
   const foldControls = wireControls(ctx, legend);
   const sheet = wireSheet(ctx);
@@ -93,5 +94,6 @@ export function start(map, groups, layerControl) {
   planview.permalink = () => window.location.href;
   planview.placeLabels = () => labels.place();
   planview.sheet = sheet;
+  planview.datum = () => ctx.datum;
   return ctx;
 }

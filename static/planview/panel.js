@@ -26,8 +26,9 @@ function highlight(ctx, id, fid) {
   if (el) el.classList.add("pv-selected");
 }
 
-/** Every visible polygon feature under a point, top layer first. */
-function hitsAt(ctx, latlng) {
+/** Every visible polygon feature under a point (map coordinates), top layer first. */
+function hitsAt(ctx, mapLatLng) {
+  const latlng = ctx.toData ? ctx.toData(mapLatLng) : mapLatLng;
   const hits = [];
   visibleIds(ctx).slice().reverse().forEach((id) => {
     const st = ctx.layers[id];
