@@ -376,8 +376,8 @@ def test_phone_tap_opens_details_and_the_sheet_opens_and_closes(phone: PageProbe
     panel = page.locator("#pv-panel")
     marker = page.locator("path.pv-layer-yy-projects").first
     marker.tap()
-    page.locator(".leaflet-popup-content").wait_for()
-    assert panel.get_attribute("data-sheet") == "half"
+    page.wait_for_function("document.getElementById('pv-panel').getAttribute('data-sheet') === 'half'")
+    assert page.locator(".leaflet-popup-content").count() == 0  # details in the sheet, not a second popup
     page.wait_for_timeout(300)  # the sheet's transition
     detail = page.locator("#pv-feature-body .pv-card-title")
     assert detail.is_visible() and detail.inner_text()
