@@ -97,6 +97,13 @@
     return props && props.precision === "schematic";
   }
 
+  // located: a point from a cited source; host: the plan names only the unit it is in
+  var PLACED_LABEL = { located: "引据点位", host: "仅知所在区域" };
+  var PLACED_TITLE = { located: "位置取自所引地名点，见定位依据", host: "规划只写所在区域，标记在该区域驻地，圈为不确定范围" };
+  function placedKind(props) {
+    return props && PLACED_LABEL[props.precision] ? props.precision : null;
+  }
+
   /** The popup / side-panel body for one feature: attributes, quote, citation, provenance. */
   function featureHtml(lc, props, full) {
     var html = '<div class="pv-feature-card">';
@@ -105,6 +112,9 @@
     if (isSchematic(props)) {
       html += '<span class="pv-badge pv-badge-schematic" title="规划未给出边界，位置与范围为示意">' +
         SCHEMATIC_LABEL + "</span>";
+    } else if (placedKind(props)) {
+      html += '<span class="pv-badge pv-badge-schematic pv-badge-' + placedKind(props) + '" title="' +
+        PLACED_TITLE[placedKind(props)] + '">' + PLACED_LABEL[placedKind(props)] + "</span>";
     }
     var rows = "";
     var fields = lc.popup_fields || {};
@@ -121,10 +131,10 @@
     if (!isBlank(props.source)) {
       html += '<p class="pv-cite">' + escapeHtml(fields.source || "出处") + "：" + escapeHtml(props.source) + "</p>";
     }
-    if (isSchematic(props)) {
+    if (isSchematic(props) || placedKind(props)) {
       var basis = isBlank(props.placement_basis) ? "" : escapeHtml(props.placement_basis);
       var unc = isBlank(props.uncertainty_m) ? "" : "（位置不确定度约 ±" + escapeHtml(props.uncertainty_m) + " 米）";
-      html += '<p class="pv-placement">示意依据：' + basis + unc + "</p>";
+      html += '<p class="pv-placement">' + (isSchematic(props) ? "示意依据：" : "定位依据：") + basis + unc + "</p>";
     } else if (full && !isBlank(props.geometry_source || lc.geometry_source)) {
       html += '<p class="pv-placement">边界来源：' + escapeHtml(props.geometry_source || lc.geometry_source) + "</p>";
     }
@@ -333,9 +343,11 @@
         weight: line ? Math.max(s.weight, 3) : s.weight,
         opacity: schematic ? Math.min(s.opacity, 0.85) : s.opacity,
         fillColor: fill,
-        fillOpacity: schematic ? s.fill_opacity * 0.5 : s.fill_opacity,
-        dashArray: schematic ? SCHEMATIC_DASH : s.dash_array || null,
-        className: "pv-feature pv-layer-" + lc.id + (schematic ? " pv-schematic" : "")
+        // a highlighted host unit is context, not the site's extent: keep it faint
+        fillOpacity: schematic ? s.fill_opacity * 0.5 : (placedKind(props) ? Math.min(s.fill_opacity, 0.08) : s.fill_opacity),
+        dashArray: schematic || placedKind(props) ? SCHEMATIC_DASH : s.dash_array || null,
+        className: "pv-feature pv-layer-" + lc.id + (schematic ? " pv-schematic" : "") +
+          (placedKind(props) ? " pv-" + placedKind(props) : "")
       };
     }
 
@@ -403,7 +415,17 @@
           var opts = styleFor(lc, f.properties || {}, "Point");
           opts.radius = lc.style.radius;
           opts.fillOpacity = Math.max(opts.fillOpacity, isSchematic(f.properties) ? 0.45 : 0.8);
-          return L.circleMarker(latlng, opts);
+          if (placedKind(f.properties)) opts.dashArray = null;
+          var unc = Number((f.properties || {}).uncertainty_m);
+          if (!placedKind(f.properties) || !(unc > 0)) return L.circleMarker(latlng, opts);
+          // the uncertainty ring: where the site may be, as far as the evidence goes
+          var ring = L.circle(latlng, { pane: opts.pane, radius: unc, color: opts.fillColor, weight: 1,
+            opacity: 0.7, dashArray: SCHEMATIC_DASH, fill: false, interactive: false,
+            className: "pv-uncertainty-ring" });
+          var marker = L.circleMarker(latlng, opts);
+          var group = L.featureGroup([ring, marker]);
+          group.setStyle = function (st) { marker.setStyle(st); return group; }; // restyling keeps the ring as is
+          return group;
         },
         onEachFeature: function (f, layer) {
           var props = f.properties || {};
