@@ -515,6 +515,15 @@
       if (!map.hasLayer(popup)) popup.openOn(map);
       else popup.update();
       select(hit.id, hit.feature);
+      // planview-plantext.js adds the plan clauses that mention the feature
+      document.dispatchEvent(new CustomEvent("planview:popup", { detail: {
+        layer: hit.id, id: hit.feature.id, element: el, update: function () {
+          // re-layout for the added content without panning (a pan would refetch the view's data)
+          var autoPan = popup.options.autoPan;
+          popup.options.autoPan = false;
+          popup.update();
+          popup.options.autoPan = autoPan;
+        } } }));
     }
 
     function select(id, feature) {
@@ -522,7 +531,19 @@
       highlight(id, feature.id);
       var body = document.getElementById("pv-feature-body");
       if (body) body.innerHTML = featureHtml(layers[id].cfg, feature.properties || {}, true);
+      document.dispatchEvent(new CustomEvent("planview:select", { detail: { layer: id, id: feature.id, element: body } }));
     }
+    /** Show one feature by layer and id (turning its layer on): the map page's ?feature=layer/id. */
+    planview.focus = function (id, fid) {
+      var st = layers[id];
+      if (!st) return Promise.resolve(false);
+      if (!map.hasLayer(st.group)) map.addLayer(st.group);
+      return ensureLoaded(id).then(function () {
+        var f = st.data && st.data.features.filter(function (x) { return String(x.id) === String(fid); })[0];
+        if (f) goTo({ id: id, feature: f, name: featureName(st.cfg, f.properties || {}) });
+        return !!f;
+      });
+    };
     planview.select = function (id, fid) {
       var st = layers[id];
       var f = st && st.data && st.data.features.filter(function (x) { return x.id === fid; })[0];
@@ -694,6 +715,7 @@
     }
 
     function wireSearch() {
+      if (planview.searchApi) return; // planview-plantext.js searches places and plan text on the server
       var input = document.getElementById("pv-search");
       var list = document.getElementById("pv-search-results");
       if (!input || !list) return;
