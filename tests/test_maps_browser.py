@@ -179,8 +179,9 @@ def test_hostile_names_are_shown_as_text(browser: Any, hostile_server: str) -> N
         assert HOSTILE_NAME in popup.inner_text()
         for where in (".leaflet-popup-content", "#pv-feature-body", "#pv-search-results"):
             assert page.locator(f"{where} img, {where} script").count() == 0, where
-        # let the view's finer data replace the layer first (it would close a tooltip opened now)
-        page.evaluate("() => new Promise(r => setTimeout(r, 400)).then(() => window.planview.refresh())")
+        # let the zoom's finer geometry replace the drawn layer first (a tooltip goes with its layer)
+        page.wait_for_timeout(400)
+        page.evaluate("window.planview.refresh()")
         page.evaluate("""() => window.planview.map.eachLayer(l => {
             if (l.feature && String(l.feature.properties.name).indexOf('__pwned') >= 0) l.openTooltip();
         })""")
