@@ -147,13 +147,38 @@ class _PartCollector:
             self.upload.fields[self._name] = self._buf.decode("utf-8", "replace").strip()
 
 
+async def read_geojson_body(request: Request, settings: Settings) -> Upload:
+    """A GeoJSON request body (``application/geo+json``, for scripts and drawn sites), size-capped
+    while streaming; it then goes through the same reader and analysis as an uploaded file."""
+    max_bytes = settings.max_upload_bytes
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > max_bytes:
+        raise _too_large(settings)
+    upload = Upload(seen_file=True)
+    async for chunk in request.stream():
+        upload.data += chunk
+        if len(upload.data) > max_bytes:
+            raise _too_large(settings)
+    if not upload.data.strip():
+        raise InvalidInput("请求体为空，请提交 GeoJSON / empty body; send GeoJSON")
+    name = request.query_params.get("name", "").strip()[:200]
+    upload.filename = (name or "sites") + ("" if name.lower().endswith((".geojson", ".json")) else ".geojson")
+    crs = request.query_params.get("crs", "").strip()
+    if crs:
+        upload.fields["crs"] = crs[:FIELD_LIMIT]
+    return upload
+
+
 async def read_upload(request: Request, settings: Settings) -> Upload:
     """Stream a multipart body, keeping at most ``max_upload_bytes`` of the file (else 413)."""
     content_type, params = parse_options_header(request.headers.get("content-type", ""))
+    if content_type == b"application/geo+json":
+        return await read_geojson_body(request, settings)
     boundary = params.get(b"boundary")
     if content_type != b"multipart/form-data" or not boundary:
-        raise InvalidInput("请以 multipart/form-data 上传，文件字段名为 file / upload as multipart/form-data with the "
-                           "file in a field named 'file'")
+        raise InvalidInput("请以 multipart/form-data 上传（文件字段名为 file），或以 application/geo+json 直接提交 GeoJSON"
+                           " / upload as multipart/form-data with the file in a field named 'file', or POST a GeoJSON"
+                           " body as application/geo+json")
     max_bytes = settings.max_upload_bytes
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes + 64 * 1024:
@@ -191,7 +216,8 @@ async def _process(request: Request, settings: Settings, catalogue: Catalogue) -
 
 @router.post("/api/overlay", status_code=201)
 async def post_overlay(request: Request, settings: SettingsDep, catalogue: CatalogueDep) -> Response:
-    """Upload a file of sites (multipart ``file``, optional ``crs``, ``encoding``) -> the saved report."""
+    """Upload a file of sites (multipart ``file``, optional ``crs``, ``encoding``; or a GeoJSON body sent
+    as ``application/geo+json``, optional ``?name=``, ``?crs=``) -> the saved report."""
     workspace = await _process(request, settings, catalogue)
     return Response(dumps(workspace.report), status_code=201, media_type="application/json",
                     headers={"Location": f"/api/overlay/{workspace.id}"})
