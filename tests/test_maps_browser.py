@@ -104,6 +104,9 @@ def _legend_visible(page: Any, layer_id: str) -> bool:
 
 
 def _control_checkbox(page: Any, title: str) -> Any:
+    # the layer control folds when it would cover the plan at the first view (or on a narrow screen)
+    if page.locator(".leaflet-control-layers.pv-collapsed").count():
+        page.locator(".leaflet-control-layers .pv-ctl-toggle").click()
     label = page.locator(".leaflet-control-layers-overlays label").filter(has_text=title)
     return label.locator("input[type=checkbox]")
 
