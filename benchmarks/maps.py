@@ -136,7 +136,7 @@ def _serve(app: str, env: dict[str, str] | None = None) -> tuple[subprocess.Pope
     cmd = [sys.executable, "-m", "uvicorn", "--factory", app, "--host", "127.0.0.1", "--port", str(port),
            "--log-level", "warning"]
     proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **(env or {})})
-    deadline = time.time() + 60
+    deadline = time.time() + 240  # a busy machine loads the catalogue slowly
     while True:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
