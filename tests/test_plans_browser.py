@@ -150,8 +150,10 @@ def test_map_opens_on_a_feature_on_a_phone(browser: Any, live_server: str) -> No
         assert page.evaluate("window.planview.focusedFromUrl") is True
         height = page.evaluate("document.querySelector('.pv-mapwrap').getBoundingClientRect().height")
         assert height > 844 * 0.6, height  # the map fills 70 % of the screen
-        page.locator(".leaflet-popup-content .pv-clauses").wait_for()
-        assert "小江科创城" in page.locator(".leaflet-popup-content").inner_text()
+        # on a phone the details open in the bottom sheet (no popup over the full-screen map)
+        page.locator("#pv-feature-body .pv-clauses").wait_for()
+        assert "小江科创城" in page.locator("#pv-feature-body").inner_text()
+        assert page.get_attribute("#pv-panel", "data-sheet") == "half"
         assert t.clean(), (t.errors, t.outside)
     finally:
         t.context.close()
