@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from geo.errors import InvalidInput, NotFound, PlanviewError, TooLarge
 from geo.readers import ReadLimits
 from layers.catalogue import Catalogue
+from layers.compliance import control_sources
 from layers.workspaces import Workspace, WorkspaceStore, open_store
 from layers.workspaces.formats import to_csv, to_geojson
 from layers.workspaces.service import create_workspace
@@ -182,8 +183,10 @@ async def _process(request: Request, settings: Settings, catalogue: Catalogue) -
     crs = upload.fields.get("crs") or None
     encoding = upload.fields.get("encoding") or None
     filename = (upload.filename or "upload").replace("\\", "/").rsplit("/", 1)[-1][:255]
+    stored = request.app.state.stored_layers
+    control = control_sources(stored.store, stored.all())
     return await run_in_threadpool(create_workspace, store, bytes(upload.data), filename, catalogue, crs=crs,
-                                   encoding=encoding, limits=limits_from(settings))
+                                   encoding=encoding, limits=limits_from(settings), control=control)
 
 
 # ---------------------------------------------------------------- API
