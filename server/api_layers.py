@@ -118,5 +118,8 @@ def get_feature(layer_id: str, feature_id: str, request: Request, catalogue: Cat
 
 
 @router.get("/indicators/{table_id}")
-def get_indicators(table_id: str, catalogue: CatalogueDep) -> dict[str, Any]:
-    return catalogue.indicator_table(table_id)
+def get_indicators(table_id: str, request: Request, catalogue: CatalogueDep) -> dict[str, Any]:
+    """The indicator table; for a plan also each row's id and status and ``monitoring`` (values, history)."""
+    from server.monitor_api import indicators_payload
+
+    return indicators_payload(request, table_id, catalogue)
