@@ -215,6 +215,15 @@
       order.push(lc.id);
     });
 
+    // Large (stored) layers come as vector tiles: planview-tiles.js draws them into their group.
+    cfg.layers.forEach(function (lc) {
+      if (!lc.tiles) return;
+      if (planview.tiles) planview.tiles.attach(map, lc, layers[lc.id].group, layers[lc.id].pane);
+      else addNotice(lc.id, "图层「" + lc.title + "」需要矢量瓦片支持，未能加载");
+    });
+    planview.styleFor = function (lc, props, kind) { return styleFor(lc, props, kind); };
+    planview.identify = function (id, feature, latlng) { openIdentify(id, feature, null, latlng); };
+
     (cfg.unavailable || []).forEach(function (u) {
       addNotice(u.id, "图层 " + u.id + " 未能加载：" + u.reason);
     });
@@ -357,6 +366,7 @@
     }
 
     function needsLoad(st, bucket) {
+      if (st.cfg.tiles) return false; // drawn from vector tiles (planview-tiles.js), never fetched whole
       if (st.failed && st.zoom < 0) return false;
       if (st.zoom < 0) return true;
       if (st.zoom < bucket && (st.zoom < MAX_DATA_ZOOM)) return true;
@@ -379,6 +389,7 @@
 
     function load(id) {
       var st = layers[id];
+      if (st.cfg.tiles) return Promise.resolve(); // tiled layers load themselves (planview-tiles.js)
       var bucket = bucketFor(map.getZoom());
       var bbox = bboxFor(bucket);
       var seq = ++st.seq;
