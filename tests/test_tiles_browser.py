@@ -46,7 +46,7 @@ def test_tiled_layer_draws_and_its_popup_works(browser: Any, tmp_path: Path) -> 
         page.on("response", lambda r: tiles.append(r.url) if "/tiles/sqsx/" in r.url and r.status == 200 else None)
         # only the control layer visible, zoomed to the parcels
         page.goto(f"{base}/maps/yunyang#map=17/30.9145/108.9145&layers=sqsx")
-        page.wait_for_function("window.planview && planview.tiles && planview.tiles.layers.sqsx", timeout=30000)
+        page.wait_for_function("window.planview && planview.tiles && planview.tiles.sqsx", timeout=30000)
         page.wait_for_selector(".leaflet-pv-sqsx-pane path.leaflet-interactive", timeout=30000)
         assert tiles, "no vector tile was loaded"
         assert not any("/api/layers/sqsx?" in u for u in logs), "a tiled layer was fetched whole as GeoJSON"
