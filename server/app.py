@@ -50,7 +50,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         log.error("layer %s unavailable: %s", layer_id, reason)
     # Stored (imported) layers: only their manifests are read here; features are read by area on request.
     app.state.stored_layers = StoredLayers(open_layer_store(gpkg_path=settings.layer_store_gpkg,
-                                                            database_url=settings.database_url))
+                                                            database_url=settings.database_url,
+                                                            schema=settings.layer_store_schema))
     templates = Jinja2Templates(directory=str(TEMPLATES_DIR))  # autoescape on for .html
     app.state.templates = templates
     # PNG/PDF are compressed already; gzipping them again only costs time.

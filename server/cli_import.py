@@ -24,7 +24,8 @@ def run_import(args: argparse.Namespace, settings: Settings) -> int:
     summary = import_layer(
         args.file, layer_id=args.id, title=args.title, role=args.role, class_field=args.class_field,
         crs=args.crs, encoding=args.encoding, plan=args.plan, gpkg_path=settings.layer_store_gpkg,
-        database_url=settings.database_url, class_defaults=settings.control_classes, area=chongqing_area(settings),
+        database_url=settings.database_url, schema=settings.layer_store_schema,
+        class_defaults=settings.control_classes, area=chongqing_area(settings),
     )
     for warning in summary["warnings"]:
         print(f"WARNING {warning}")

@@ -25,6 +25,7 @@ class Settings(BaseSettings):
     database_url: str | None = None
     # Large imported layers (三区三线, land-use plans …): the layer store, the same GeoPackage/PostGIS choice.
     layer_store_gpkg: Path = ROOT / "data" / "store" / "layers.gpkg"
+    layer_store_schema: str = "public"  # PostGIS schema of the layer store
     control_classes: Path = ROOT / "data" / "control-classes.yaml"
     max_upload_mb: float = Field(default=50.0, gt=0)
     max_vertices: int = Field(default=2_000_000, gt=0)
