@@ -18,7 +18,7 @@ from starlette.types import Scope
 from layers.catalogue import Catalogue
 from layers.store import open_layer_store
 from layers.store.registry import StoredLayers
-from server import api_layers, errors, export_api, monitor_api, ogc, overlay_api, pages, tiles
+from server import api_layers, errors, export_api, monitor_api, ogc, overlay_api, pages, plans_pages, tiles
 from server.settings import ROOT, Settings
 
 log = logging.getLogger(__name__)
@@ -65,5 +65,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(export_api.router)
     app.include_router(monitor_api.router)
     app.include_router(pages.router)
+    app.include_router(plans_pages.router)
     app.mount("/static", CachedStaticFiles(directory=str(settings.static_dir)), name="static")
     return app
