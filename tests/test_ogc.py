@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -22,6 +23,17 @@ MIXED_LAYERS = ("yy-projects", "yy-agri-park", "yy-wankaiyun-corridor")
 GK_4545 = "http://www.opengis.net/def/crs/EPSG/0/4545"
 EPSG_4490 = "http://www.opengis.net/def/crs/EPSG/0/4490"
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    """One app for the module: every test here only reads (loading the catalogue per test cost ~10 s each)."""
+    from server.app import create_app
+    from server.settings import Settings
+
+    settings = Settings(workspace_gpkg=tmp_path_factory.mktemp("ogc") / "ws.gpkg", database_url=None)  # type: ignore[call-arg]
+    with TestClient(create_app(settings)) as c:
+        yield c
 
 
 def _run(script: str, *args: str) -> Any:
