@@ -130,7 +130,7 @@ def test_gzipped_layer_body_is_the_same_geojson(client: TestClient) -> None:
 
 def test_static_assets_are_cacheable(client: TestClient) -> None:
     vendor = client.get("/static/vendor/leaflet/leaflet.js")
-    own = client.get("/static/planview.js")
+    own = client.get("/static/planview/main.js")
     assert vendor.status_code == own.status_code == 200
     assert "max-age=86400" in vendor.headers["cache-control"]
     assert "max-age=300" in own.headers["cache-control"] and own.headers.get("etag")
