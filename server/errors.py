@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from geo.errors import (
+    Busy,
     DataError,
     InvalidInput,
     NotFound,
@@ -23,6 +24,7 @@ from geo.errors import (
     TooLarge,
     UnsupportedFormat,
 )
+from server.jobs import ClientGone
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,7 @@ STATUS: dict[type[PlanviewError], int] = {
     InvalidInput: 400,
     DataError: 422,
     StorageError: 503,
+    Busy: 503,
     PlanviewError: 500,
 }
 
@@ -74,7 +77,15 @@ def install(app: FastAPI) -> None:
         status = status_for(exc)
         log.log(logging.ERROR if status >= 500 else logging.INFO, "%s %s -> %s: %s %s",
                 request.method, request.url.path, status, exc.message, exc.detail or "")
-        return _respond(request, status, exc.code, exc.message)
+        response = _respond(request, status, exc.code, exc.message)
+        if isinstance(exc, Busy):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+
+    @app.exception_handler(ClientGone)
+    async def _gone(request: Request, exc: ClientGone) -> Response:
+        log.info("%s %s: client went away, job %s cancelled", request.method, request.url.path, exc)
+        return Response(status_code=499)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
