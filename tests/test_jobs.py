@@ -56,7 +56,7 @@ def test_memory_limit_kills_and_replaces_the_worker(pool: JobPool) -> None:
 
 def test_full_queue_refuses_at_once(pool: JobPool) -> None:
     running = pool.submit(sleep, 1.5)
-    time.sleep(0.3)
+    time.sleep(0.3)  # the dispatcher holds it (starting the worker or running it)
     queued = pool.submit(add, 1, 2)
     started = time.monotonic()
     with pytest.raises(Busy) as info:
@@ -74,8 +74,10 @@ def test_cancelled_job_runs_no_finish(pool: JobPool) -> None:
         return value
 
     handle = pool.submit(sleep, 2, finish=save)
-    time.sleep(0.5)
-    assert handle.state == JobState.running
+    deadline = time.time() + 60  # the first job waits for its worker to start
+    while handle.state != JobState.running:
+        assert time.time() < deadline
+        time.sleep(0.05)
     handle.cancel()
     with pytest.raises(Exception, match="取消"):
         handle.result(5)
