@@ -128,6 +128,8 @@
     } else if (full && !isBlank(props.geometry_source || lc.geometry_source)) {
       html += '<p class="pv-placement">边界来源：' + escapeHtml(props.geometry_source || lc.geometry_source) + "</p>";
     }
+    // extra sections from other modules (e.g. monitor-map.js: implementation status); they escape their own text
+    if (typeof planview.featureExtra === "function") html += planview.featureExtra(lc, props, full) || "";
     return html + "</div>";
   }
   planview.featureHtml = featureHtml;
@@ -327,7 +329,7 @@
       var cat = categoryColor(lc, props);
       var fill = safeColor(cat || s.fill_color, safeColor(s.color));
       var line = geomType && geomType.indexOf("LineString") >= 0;
-      return {
+      var style = {
         pane: "pv-" + lc.id,
         color: line ? fill : safeColor(s.color),
         weight: line ? Math.max(s.weight, 3) : s.weight,
@@ -337,7 +339,22 @@
         dashArray: schematic ? SCHEMATIC_DASH : s.dash_array || null,
         className: "pv-feature pv-layer-" + lc.id + (schematic ? " pv-schematic" : "")
       };
+      // another module may recolour features (monitor-map.js: the "实施状态" colouring)
+      return typeof planview.styleHook === "function" ? planview.styleHook(lc, props, style) || style : style;
     }
+
+    /** Re-apply styleFor to every loaded feature (after a styleHook changed its mind). */
+    planview.restyle = function () {
+      order.forEach(function (id) {
+        var st = layers[id];
+        if (!st.geo) return;
+        st.geo.setStyle(function (f) {
+          var o = styleFor(st.cfg, f.properties || {}, f.geometry && f.geometry.type);
+          if (f.geometry && f.geometry.type === "Point") o.fillOpacity = Math.max(o.fillOpacity, isSchematic(f.properties) ? 0.45 : 0.8);
+          return o;
+        });
+      });
+    };
 
     // -------------------------------------------------------------- loading
     function bboxFor(bucket) {
