@@ -5,8 +5,11 @@
 //   * adds a 状态 column to the side panel's indicator table and a link to /monitor/{plan};
 //   * lists the status of every target a feature carries in its popup and side-panel card;
 //   * offers a "实施状态" colouring: features with targets coloured by their worst status.
-// It plugs into planview.js through three small hooks (featureExtra, styleHook, restyle);
-// every string from data is escaped here before it reaches HTML.
+// It plugs into the map modules through addFeatureExtra (format.js), addStyleHook and
+// planview.restyle (style.js); every string from data is escaped here before it reaches HTML.
+import { addFeatureExtra } from "/static/planview/format.js";
+import { addStyleHook } from "/static/planview/style.js";
+
 const planview = window.planview || {};
 const COLOURS = { 达标: "#1a9850", 正常: "#4575b4", 滞后: "#f39c12", 预警: "#d73027" };
 const SEVERITY = { 预警: 4, 滞后: 3, 正常: 2, 达标: 1 };
@@ -49,7 +52,7 @@ function worst(entries) {
   return best;
 }
 
-planview.featureExtra = function (lc, props, full) {
+addFeatureExtra(function (lc, props, full) {
   const entries = entriesFor(props);
   if (!entries.length) return "";
   const shown = full ? entries : entries.slice(0, 6);
@@ -60,15 +63,15 @@ planview.featureExtra = function (lc, props, full) {
   if (shown.length < entries.length) html += `<li>…另有 ${entries.length - shown.length} 项</li>`;
   html += `</ul><a href="/monitor/${esc(planview.config.map.plan)}">监测评估详情</a></div>`;
   return html;
-};
+});
 
-planview.styleHook = function (lc, props, style) {
+addStyleHook(function (lc, props, style) {
   if (!colouring) return style;
   const entries = entriesFor(props);
   if (!entries.length) return Object.assign({}, style, { fillOpacity: Math.min(style.fillOpacity, 0.08), opacity: 0.4 });
   const colour = COLOURS[worst(entries)] || NONE_COLOUR;
   return Object.assign({}, style, { fillColor: colour, color: colour, fillOpacity: 0.55, opacity: 1 });
-};
+});
 
 function addStatusColumn(report) {
   const table = document.querySelector("#pv-indicators-body table.pv-indicators");
