@@ -16,7 +16,7 @@ from starlette.responses import Response
 from starlette.types import Scope
 
 from layers.catalogue import Catalogue
-from server import api_layers, errors, export_api, monitor_api, ogc, overlay_api, pages
+from server import api_layers, errors, export_api, monitor_api, ogc, overlay_api, pages, plans_pages
 from server.settings import ROOT, Settings
 
 log = logging.getLogger(__name__)
@@ -57,5 +57,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(export_api.router)
     app.include_router(monitor_api.router)
     app.include_router(pages.router)
+    app.include_router(plans_pages.router)
     app.mount("/static", CachedStaticFiles(directory=str(settings.static_dir)), name="static")
     return app
