@@ -18,7 +18,7 @@ from starlette.types import Scope
 from layers.catalogue import Catalogue
 from layers.store import open_layer_store
 from layers.store.registry import StoredLayers
-from server import api_layers, errors, export_api, monitor_api, ogc, overlay_api, pages, plans_pages, tiles
+from server import api_layers, errors, export_api, jobs, monitor_api, ogc, overlay_api, pages, plans_pages, tiles
 from server.settings import ROOT, Settings
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ogc.router)
     app.include_router(overlay_api.router)
     app.include_router(export_api.router)
+    app.include_router(jobs.router)
     app.include_router(monitor_api.router)
     app.include_router(pages.router)
     app.include_router(plans_pages.router)

@@ -15,11 +15,24 @@ file into it is :mod:`layers.store.importer`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from layers.store.model import FeatureBatch, LayerStore, StoredLayer
 
-__all__ = ["FeatureBatch", "LayerStore", "StoredLayer", "open_layer_store"]
+__all__ = ["FeatureBatch", "LayerStore", "StoreRef", "StoredLayer", "open_layer_store"]
+
+
+@dataclass(frozen=True)
+class StoreRef:
+    """Where the layer store is, picklable: what a job-pool worker needs to open the same store."""
+
+    gpkg_path: str | None = None
+    database_url: str | None = None
+    schema: str | None = None
+
+    def open(self) -> LayerStore:
+        return open_layer_store(gpkg_path=self.gpkg_path, database_url=self.database_url, schema=self.schema)
 
 
 def open_layer_store(*, gpkg_path: Path | str | None = None, database_url: str | None = None,
