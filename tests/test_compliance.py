@@ -79,7 +79,7 @@ def test_areas_by_class_hand_computed(kind: str, tmp_path: Path) -> None:
 def test_compliance_in_result_page_csv_and_geojson(tmp_path: Path) -> None:
     from tests_support_settings import settings_for
 
-    settings = settings_for(tmp_path)
+    settings = settings_for(tmp_path, job_timeout_s=600)  # a shared, busy machine: time is not what is tested
     import_layer(control_file(tmp_path), layer_id="sqsx", title="三区三线", role="control", class_field="DLMC",
                  class_defaults=CLASSES, gpkg_path=settings.layer_store_gpkg)
     upload = sites().iloc[:1].to_json().encode()
