@@ -1,92 +1,65 @@
-"""Offline tile files an office already holds: MBTiles (SQLite) read tile by tile.
+"""Vector tiles for every layer: stored layers from their store, catalogue layers from memory.
 
-An MBTiles file stores tiles in TMS row order (y counted from the south); the web asks in
-XYZ order, so the row is flipped here. Files are opened read-only, one short-lived
-connection per request (SQLite handles concurrent readers; no connection crosses threads).
-Raster tiles (PNG, JPEG, WebP) are drawn by Leaflet as they are; vector tiles (gzip'd MVT)
-are served too, but the map page has no vector-tile renderer yet (see the report of issue #10).
+Stored layers: the store makes the tile (PostGIS ``ST_AsMVT``; GeoPackage via
+the R-tree and ``mapbox-vector-tile``). Catalogue layers (the small plan
+layers, held in memory as today): their spatial index picks the features, the
+same encoder writes the tile. Feature ids in tiles are what
+``/api/layers/{layer}/features/{id}`` takes: the store ``fid``, or the row
+number of a catalogue layer's feature.
+
+Tiles carry only the attributes a map needs to draw and label (the class
+field, the label field); everything else is fetched by id when clicked.
 """
 
 from __future__ import annotations
 
-import sqlite3
-from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
+import hashlib
+from typing import Any
 
-from geo.errors import DataError
+import numpy as np
+import shapely
 
-SIGNATURES = ((b"\x89PNG", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"RIFF", "image/webp"),
-              (b"\x1f\x8b", "application/vnd.mapbox-vector-tile"))
+from layers.catalogue import Layer, jsonable
+from layers.store.model import StoredLayer
+from layers.store.mvt import BUFFER, check_tile, encode_tile, tile_bounds_lonlat
+from layers.store.registry import StoredLayers
 
-
-@dataclass(frozen=True)
-class TileSet:
-    """What the map page needs to offer one tile file in its basemap switcher."""
-
-    name: str  # the URL name, /basemap/{name}/{z}/{x}/{y}
-    path: Path
-    title: str
-    attribution: str
-    format: str
-    min_zoom: int
-    max_zoom: int
-
-    @property
-    def raster(self) -> bool:
-        return self.format in ("png", "jpg", "jpeg", "webp")
+MVT = "application/vnd.mapbox-vector-tile"
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    try:
-        return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    except sqlite3.Error as exc:
-        raise DataError(f"{path}: cannot open MBTiles: {exc}") from exc
+def tile_columns(manifest: Any) -> list[str]:
+    cols = [manifest.label_field]
+    if manifest.legend and manifest.legend.field:
+        cols.append(manifest.legend.field)
+    if manifest.control:
+        cols.append(manifest.control.class_field)
+    cols.append("precision")
+    return list(dict.fromkeys(c for c in cols if c))
 
 
-@lru_cache(maxsize=32)
-def _describe(name: str, path: Path, mtime_ns: int) -> TileSet:
-    con = _connect(path)
-    try:
-        meta = dict(con.execute("SELECT name, value FROM metadata").fetchall())
-        zooms = con.execute("SELECT MIN(zoom_level), MAX(zoom_level) FROM tiles").fetchone()
-    except sqlite3.Error as exc:
-        raise DataError(f"{path}: not an MBTiles file (metadata/tiles tables): {exc}") from exc
-    finally:
-        con.close()
-    lo = int(meta.get("minzoom", zooms[0] if zooms[0] is not None else 0))
-    hi = int(meta.get("maxzoom", zooms[1] if zooms[1] is not None else 18))
-    return TileSet(name=name, path=path, title=str(meta.get("name") or name),
-                   attribution=str(meta.get("attribution") or ""), format=str(meta.get("format", "png")).lower(),
-                   min_zoom=lo, max_zoom=hi)
+def catalogue_tile(layer: Layer, z: int, x: int, y: int) -> bytes:
+    check_tile(z, x, y)
+    box = shapely.box(*tile_bounds_lonlat(z, x, y, buffer=BUFFER))
+    idx = np.sort(layer.features.sindex.query(box, predicate="intersects"))
+    if len(idx) == 0:
+        return b""
+    cols = [c for c in tile_columns(layer.manifest) + [layer.manifest.key] if c in layer.features.columns]
+    frame = layer.features.iloc[idx]
+    props = [{c: _scalar(v) for c, v in zip(cols, row, strict=True)}
+             for row in frame[cols].itertuples(index=False, name=None)]
+    return encode_tile(layer.id, np.asarray(frame.geometry.values, dtype=object), idx.tolist(), props, z, x, y)
 
 
-def describe(name: str, path: Path) -> TileSet:
-    """The tile file's metadata (cached until the file changes)."""
-    try:
-        mtime = path.stat().st_mtime_ns
-    except OSError as exc:
-        raise DataError(f"basemap {name}: {path} is not readable: {exc}") from exc
-    return _describe(name, path, mtime)
+def _scalar(value: Any) -> Any:
+    v = jsonable(value)
+    return v if v is None or isinstance(v, str | int | float | bool) else str(v)
 
 
-def read_tile(path: Path, z: int, x: int, y: int) -> bytes | None:
-    """The bytes of tile z/x/y (XYZ numbering), or None when the file has no such tile."""
-    if z < 0 or z > 30 or not (0 <= x < 2**z and 0 <= y < 2**z):
-        return None
-    con = _connect(path)
-    try:
-        row = con.execute("SELECT tile_data FROM tiles WHERE zoom_level=? AND tile_column=? AND tile_row=?",
-                          (z, x, 2**z - 1 - y)).fetchone()
-    except sqlite3.Error as exc:
-        raise DataError(f"{path}: cannot read tile {z}/{x}/{y}: {exc}") from exc
-    finally:
-        con.close()
-    return bytes(row[0]) if row else None
+def stored_tile(registry: StoredLayers, layer: StoredLayer, z: int, x: int, y: int) -> bytes:
+    check_tile(z, x, y)
+    cols = tile_columns(layer.manifest)
+    return registry.tile(layer, z, x, y, lambda: registry.store.tile(layer, z, x, y, cols))
 
 
-def media_type(data: bytes) -> str:
-    for magic, kind in SIGNATURES:
-        if data.startswith(magic):
-            return kind
-    return "application/octet-stream"
+def tile_etag(seed: str, z: int, x: int, y: int) -> str:
+    return hashlib.sha256(f"{seed}/{z}/{x}/{y}".encode()).hexdigest()[:32]

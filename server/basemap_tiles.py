@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from geo.errors import NotFound
-from layers.tiles import media_type, read_tile
+from layers.mbtiles import media_type, read_tile
 from server.dependencies import SettingsDep
 
 router = APIRouter(tags=["basemap"])

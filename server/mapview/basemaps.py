@@ -22,7 +22,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from geo.errors import DataError
-from layers.tiles import describe
+from layers.mbtiles import describe
 
 log = logging.getLogger(__name__)
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")

@@ -16,6 +16,8 @@ import { applyInitialView, scheduleLinks, wireLinks } from "./permalink.js";
 import { focusFeature, wirePlanText } from "./plantext.js";
 import { wireSheet } from "./sheet.js";
 import { createState, emit, idOfGroup, on, visibleIds } from "./state.js";
+import { restyle } from "./style.js";
+import { wireTiles } from "./tiles.js";
 
 const planview = (window.planview = window.planview || {});
 planview.ready = false;
@@ -55,6 +57,7 @@ export function start(map, groups, layerControl) {
 
   wirePanel(ctx);
   wireRedraw(ctx);
+  wireTiles(ctx);
   const legend = buildLegend(ctx);
   const foldControls = wireControls(ctx, legend);
   const sheet = wireSheet(ctx);
@@ -97,5 +100,6 @@ export function start(map, groups, layerControl) {
   planview.placeLabels = () => labels.place();
   planview.sheet = sheet;
   planview.datum = () => ctx.datum;
+  planview.restyle = () => restyle(ctx);
   return ctx;
 }
