@@ -20,6 +20,7 @@ from layers.catalogue import Layer, jsonable, load_layer
 from layers.citations import citation_problem
 from layers.gazetteer import Place, cited_ids, load_gazetteer
 from layers.maps import load_maps
+from layers.plannotes import check_notes
 from layers.tables import load_indicator_table
 
 # Everything the plans map lies in Chongqing (105.3-110.2 E, 28.2-32.2 N); a
@@ -138,6 +139,8 @@ def check_all(data_dir: Path, build_dir: Path, plans_dir: Path) -> list[str]:
             if not (data_dir / "indicators" / f"{table}.yaml").exists():
                 problems.append(f"layer {layer.id}: indicator table {table!r} for {key!r} does not exist")
     problems += _indicator_problems(data_dir, plans_dir)
+    problems += check_notes(plans_dir, {(layer.id, str(k)) for layer in layers.values()
+                                        for k in layer.features[layer.manifest.key]})
     try:
         for definition in load_maps(data_dir).values():
             for ml in definition.layers:

@@ -123,3 +123,14 @@ def note_problems(plans: dict[str, PlanText], targets: list[BodyTarget], links: 
         if known is not None:
             problems.extend(f"cross-link {link.id}: unknown feature {'/'.join(k)}" for k in link.keys if k not in known)
     return problems
+
+
+def check_notes(plans_dir: Path, known: set[tuple[str, str]]) -> list[str]:
+    """``planview layers check``'s part: both files readable, quotes verbatim, features known."""
+    from layers.plantext import load_plans
+
+    try:
+        targets, links = load_body_targets(plans_dir), load_cross_links(plans_dir)
+    except DataError as exc:
+        return [exc.message]
+    return note_problems(load_plans(plans_dir), targets, links, known)
