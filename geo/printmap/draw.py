@@ -18,6 +18,7 @@ from matplotlib.axes import Axes
 from matplotlib.collections import LineCollection, PathCollection
 from matplotlib.colors import to_rgba
 from matplotlib.font_manager import FontProperties
+from matplotlib.patches import Circle
 from matplotlib.text import Text
 from matplotlib.transforms import Bbox as MplBbox
 from matplotlib.transforms import ScaledTranslation
@@ -105,6 +106,7 @@ def draw_layer(ax: Axes, layer: PrintLayer, prepared: gpd.GeoDataFrame, colors: 
     keys = feature_fills(layer, prepared)
     schematic = (prepared["precision"].astype(str).eq("schematic").tolist()
                  if "precision" in prepared.columns else [False] * len(prepared))
+    _draw_uncertainty_rings(ax, prepared, keys, colors, zorder)
     groups: dict[tuple[str, bool, str], list[shapely.Geometry]] = {}
     for geom, key, sch in zip(prepared.geometry.values, keys, schematic, strict=True):
         for part_kind, part in _split_kinds(geom):
@@ -132,6 +134,22 @@ def draw_layer(ax: Axes, layer: PrintLayer, prepared: gpd.GeoDataFrame, colors: 
                        linewidths=max(0.5, look.linewidth * 0.6), linestyles=[look.linestyle], zorder=z,
                        marker="o")
     return set(groups)
+
+
+PLACED = ("located", "host")  # points placed from a cited point or only to a host unit
+
+
+def _draw_uncertainty_rings(ax: Axes, prepared: gpd.GeoDataFrame, keys: list[str], colors: dict[str, str],
+                            zorder: float) -> None:
+    """A dashed circle of radius ``uncertainty_m`` round each located/host point (the frame is in metres)."""
+    if "precision" not in prepared.columns or "uncertainty_m" not in prepared.columns:
+        return
+    for geom, key, precision, radius in zip(prepared.geometry.values, keys, prepared["precision"].astype(str),
+                                            prepared["uncertainty_m"], strict=True):
+        if precision not in PLACED or geom is None or geom.geom_type != "Point" or not radius or radius != radius:
+            continue
+        ax.add_patch(Circle((geom.x, geom.y), float(radius), fill=False, edgecolor=to_rgba(colors[key], 0.6),
+                            linewidth=0.4, linestyle=SCHEMATIC_DASH, zorder=zorder))
 
 
 def _split_kinds(geom: shapely.Geometry) -> Iterable[tuple[str, shapely.Geometry]]:
