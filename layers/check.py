@@ -192,7 +192,7 @@ def check_all(data_dir: Path, build_dir: Path, plans_dir: Path) -> list[str]:
                 problems.append(f"layer {layer.id}: indicator table {table!r} for {key!r} does not exist")
     problems += _indicator_problems(data_dir, plans_dir)
     problems += inventory_check(data_dir, plans_dir, layers)
-    problems += check_notes(plans_dir, {(layer.id, str(k)) for layer in layers.values()
+    problems += check_notes(data_dir / "plans", plans_dir, {(layer.id, str(k)) for layer in layers.values()
                                         for k in layer.features[layer.manifest.key]})
     try:
         for definition in load_maps(data_dir).values():

@@ -256,9 +256,9 @@ def test_layers_check_reports_a_quote_that_is_not_verbatim(tmp_path: Path) -> No
         shutil.copy(PLANS_DIR / name, tmp_path / name)
     known = {("cq-innovation-zones", "xibu-kexuecheng"), ("cq-municipality", "重庆市"), ("cq-counties", "500235"),
              ("yy-high-tech-zone", "yy-gxq")}
-    assert check_notes(tmp_path, known) == []
+    assert check_notes(tmp_path, tmp_path, known) == []
     text = (tmp_path / BODY_TARGETS_FILE).read_text("utf-8").replace("研发投入强度达到5%以上", "研发投入强度达到6%以上")
     (tmp_path / BODY_TARGETS_FILE).write_text(text, "utf-8")
-    problems = check_notes(tmp_path, known)
+    problems = check_notes(tmp_path, tmp_path, known)
     assert len(problems) == 1 and "not verbatim" in problems[0]
-    assert "unknown feature" in check_notes(tmp_path, set())[-1]
+    assert "unknown feature" in check_notes(tmp_path, tmp_path, set())[-1]
