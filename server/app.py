@@ -16,7 +16,7 @@ from starlette.responses import Response
 from starlette.types import Scope
 
 from layers.catalogue import Catalogue
-from server import api_layers, errors, export_api, monitor_api, ogc, overlay_api, pages, plans_pages
+from server import api_layers, errors, export_api, jobs, monitor_api, ogc, overlay_api, pages, plans_pages
 from server.settings import ROOT, Settings
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ogc.router)
     app.include_router(overlay_api.router)
     app.include_router(export_api.router)
+    app.include_router(jobs.router)
     app.include_router(monitor_api.router)
     app.include_router(pages.router)
     app.include_router(plans_pages.router)

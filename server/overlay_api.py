@@ -2,8 +2,9 @@
 
 HTTP only: the upload is streamed and cut off at ``Settings.max_upload_mb``
 (413) before anything is parsed; reading, analysis and storage happen in
-:mod:`geo.readers`, :mod:`geo.overlay` and :mod:`layers.workspaces`, in a
-worker thread.
+:mod:`geo.readers`, :mod:`geo.overlay` and :mod:`layers.workspaces`: reading and
+analysis in a worker process of the job pool (:mod:`layers.jobs`), saving here
+once the worker is done and only if the client is still waiting.
 """
 
 from __future__ import annotations
@@ -16,14 +17,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
-from starlette.concurrency import run_in_threadpool
 
 from geo.errors import InvalidInput, NotFound, PlanviewError, TooLarge
 from geo.readers import ReadLimits
 from layers.catalogue import Catalogue
+from layers.jobs import JobHandle
+from layers.jobs.tasks import CatalogueRef, analyse_upload_job
 from layers.workspaces import Workspace, WorkspaceStore, open_store
 from layers.workspaces.formats import to_csv, to_geojson, to_geopackage
-from layers.workspaces.service import create_workspace
+from server import jobs
 from server.dependencies import CatalogueDep, SettingsDep
 from server.errors import status_for
 from server.responses import GEOJSON, dumps
@@ -176,14 +178,29 @@ async def read_upload(request: Request, settings: Settings) -> Upload:
     return upload
 
 
-async def _process(request: Request, settings: Settings, catalogue: Catalogue) -> Workspace:
-    upload = await read_upload(request, settings)
+def _start_analysis(request: Request, upload: Upload, settings: Settings, catalogue: Catalogue) -> JobHandle:
+    """Queue reading + analysis of the upload in a worker; the server saves the result (unless cancelled)."""
     store = get_store(request)
     crs = upload.fields.get("crs") or None
     encoding = upload.fields.get("encoding") or None
     filename = (upload.filename or "upload").replace("\\", "/").rsplit("/", 1)[-1][:255]
-    return await run_in_threadpool(create_workspace, store, bytes(upload.data), filename, catalogue, crs=crs,
-                                   encoding=encoding, limits=limits_from(settings))
+    meta: dict[str, Any] = {}
+
+    def save(workspace: Workspace) -> Workspace:
+        store.save(workspace)
+        meta.update(workspace=workspace.id, result=f"/api/overlay/{workspace.id}", page=f"/overlay/{workspace.id}")
+        return workspace
+
+    handle = jobs.submit(request, analyse_upload_job, CatalogueRef.of(catalogue), bytes(upload.data), filename, crs,
+                         encoding, limits_from(settings), label="upload", finish=save)
+    handle.meta = meta
+    return handle
+
+
+async def _process(request: Request, settings: Settings, catalogue: Catalogue) -> Workspace:
+    upload = await read_upload(request, settings)
+    handle = _start_analysis(request, upload, settings, catalogue)
+    return await jobs.await_job(request, handle)  # type: ignore[no-any-return]
 
 
 # ---------------------------------------------------------------- API
@@ -191,7 +208,14 @@ async def _process(request: Request, settings: Settings, catalogue: Catalogue) -
 
 @router.post("/api/overlay", status_code=201)
 async def post_overlay(request: Request, settings: SettingsDep, catalogue: CatalogueDep) -> Response:
-    """Upload a file of sites (multipart ``file``, optional ``crs``, ``encoding``) -> the saved report."""
+    """Upload a file of sites (multipart ``file``, optional ``crs``, ``encoding``) -> the saved report (201).
+
+    With ``Prefer: respond-async`` (or ``?async=1``) the answer is 202 at once, with ``/api/jobs/{id}``
+    to poll; when that job is done its ``result`` names the saved workspace.
+    """
+    if jobs.wants_async(request):
+        upload = await read_upload(request, settings)
+        return jobs.accepted(_start_analysis(request, upload, settings, catalogue))
     workspace = await _process(request, settings, catalogue)
     return Response(dumps(workspace.report), status_code=201, media_type="application/json",
                     headers={"Location": f"/api/overlay/{workspace.id}"})

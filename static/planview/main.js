@@ -13,6 +13,7 @@ import { loadIndicators, selectById, wirePanel } from "./panel.js";
 import { applyInitialView, scheduleLinks, wireLinks } from "./permalink.js";
 import { focusFeature, wirePlanText } from "./plantext.js";
 import { createState, emit, idOfGroup, visibleIds } from "./state.js";
+import { restyle } from "./style.js";
 
 const planview = (window.planview = window.planview || {});
 planview.ready = false;
@@ -85,5 +86,6 @@ export function start(map, groups, layerControl) {
   planview.refresh = () => refresh(ctx);
   planview.select = (id, fid) => selectById(ctx, id, fid);
   planview.permalink = () => window.location.href;
+  planview.restyle = () => restyle(ctx);
   return ctx;
 }
