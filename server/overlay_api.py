@@ -23,6 +23,7 @@ from geo.readers import ReadLimits
 from layers.catalogue import Catalogue
 from layers.jobs import JobHandle
 from layers.jobs.tasks import CatalogueRef, analyse_upload_job
+from layers.store import StoreRef
 from layers.workspaces import Workspace, WorkspaceStore, open_store
 from layers.workspaces.formats import to_csv, to_geojson, to_geopackage
 from server import jobs
@@ -191,8 +192,11 @@ def _start_analysis(request: Request, upload: Upload, settings: Settings, catalo
         meta.update(workspace=workspace.id, result=f"/api/overlay/{workspace.id}", page=f"/overlay/{workspace.id}")
         return workspace
 
+    # 合规性审查: the worker opens the layer store itself (a reference is all that crosses the process boundary)
+    store_ref = StoreRef(gpkg_path=str(settings.layer_store_gpkg), database_url=settings.database_url,
+                         schema=settings.layer_store_schema)
     handle = jobs.submit(request, analyse_upload_job, CatalogueRef.of(catalogue), bytes(upload.data), filename, crs,
-                         encoding, limits_from(settings), label="upload", finish=save)
+                         encoding, limits_from(settings), store_ref, label="upload", finish=save)
     handle.meta = meta
     return handle
 

@@ -23,6 +23,10 @@ class Settings(BaseSettings):
     # Workspaces (uploads): an embedded GeoPackage by default, PostGIS when a URL is given.
     workspace_gpkg: Path = ROOT / "data" / "workspaces" / "workspaces.gpkg"
     database_url: str | None = None
+    # Large imported layers (三区三线, land-use plans …): the layer store, the same GeoPackage/PostGIS choice.
+    layer_store_gpkg: Path = ROOT / "data" / "store" / "layers.gpkg"
+    layer_store_schema: str = "public"  # PostGIS schema of the layer store
+    control_classes: Path = ROOT / "data" / "control-classes.yaml"
     max_upload_mb: float = Field(default=50.0, gt=0)
     max_vertices: int = Field(default=2_000_000, gt=0)
     max_features: int = Field(default=200_000, gt=0)

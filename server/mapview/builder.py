@@ -31,6 +31,8 @@ from folium.template import Template
 
 from layers.catalogue import Catalogue, Layer
 from layers.maps import MapDefinition
+from layers.store.model import StoredLayer
+from layers.tiles import tile_columns
 from server.mapview.assets import PLANVIEW_MAIN, PLANVIEW_MODULES, localize, walk
 from server.mapview.basemaps import OFFLINE_BASE_NAME, BasemapOptions, online_providers
 
@@ -109,6 +111,43 @@ def layer_config(layer: Layer, visible: bool) -> dict[str, Any]:
         },
         "legend": legend,
     }
+
+
+def _legend(m: Any) -> dict[str, Any] | None:
+    if not m.legend:
+        return None
+    return {"title": m.legend.title, "field": m.legend.field,
+            "categories": [{"value": c.value, "label": c.label, "color": safe_color(c.color)}
+                           for c in m.legend.categories]}
+
+
+def stored_layer_config(layer: StoredLayer, visible: bool) -> dict[str, Any]:
+    """A stored (large) layer: drawn from vector tiles; attributes fetched by id on click."""
+    m = layer.manifest
+    style = m.style
+    return {
+        "id": m.id, "title": m.title, "description": m.description, "plan": m.plan, "visible": visible,
+        "url": f"/api/layers/{m.id}", "tiles": f"/tiles/{m.id}/{{z}}/{{x}}/{{y}}.mvt",
+        "feature_url": f"/api/layers/{m.id}/features/", "tile_fields": tile_columns(m),
+        "precision": m.precision, "precision_mix": {m.precision: layer.feature_count},
+        "geometry_source": m.geometry_source, "geometry_kinds": [layer.geometry_type.title().replace("Multi", "")],
+        "feature_count": layer.feature_count, "bbox": list(layer.bbox), "label_field": m.label_field,
+        "popup_fields": m.popup_fields, "role": m.role,
+        "style": {"color": safe_color(style.color), "weight": style.weight,
+                  "fill_color": safe_color(style.fill_color, safe_color(style.color)),
+                  "fill_opacity": style.fill_opacity, "opacity": style.opacity, "dash_array": None,
+                  "radius": style.radius},
+        "legend": _legend(m),
+        "provenance": {k: m.provenance.get(k) for k in ("file", "sha256", "imported")},
+    }
+
+
+def stored_for_map(definition: MapDefinition, stored: list[StoredLayer]) -> list[StoredLayer]:
+    """Stored layers drawn on a map: those of its plan whose extent meets the map's."""
+    x0, y0, x1, y1 = definition.bounds
+    return [layer for layer in stored
+            if layer.manifest.plan == definition.plan and layer.bbox[0] <= x1 and layer.bbox[2] >= x0
+            and layer.bbox[1] <= y1 and layer.bbox[3] >= y0]
 
 
 @dataclass(frozen=True)
@@ -203,15 +242,24 @@ def _unavailable(definition: MapDefinition, catalogue: Catalogue) -> list[dict[s
     return out
 
 
-def map_config(definition: MapDefinition, catalogue: Catalogue, options: BasemapOptions) -> dict[str, Any]:
+def map_config(definition: MapDefinition, catalogue: Catalogue, options: BasemapOptions,
+               stored: list[StoredLayer] | None = None) -> dict[str, Any]:
     """The JSON the page passes to planview.js (no geometry)."""
     available = [(catalogue.layers[ml.id], ml.visible) for ml in definition.layers if ml.id in catalogue.layers]
     available.sort(key=lambda pair: (pair[0].manifest.order, pair[0].id))
+    configs = [layer_config(layer, visible) for layer, visible in available]
+    tiled = [stored_layer_config(layer, layer.manifest.role == "control")
+             for layer in stored_for_map(definition, stored or [])]
+    order = {lc["id"]: i for i, lc in enumerate(configs)}
+    # control layers lie under the plan zones (drawn first), other stored layers after them
+    configs = [lc for lc in tiled if lc["role"] == "control"] + configs + [lc for lc in tiled if lc["role"] != "control"]
+    del order
     return {
         "map": {"id": definition.id, "title": definition.title, "plan": definition.plan,
                 "plan_title": plan_title(definition.plan), "bounds": list(definition.bounds),
                 "min_zoom": definition.min_zoom, "max_zoom": definition.max_zoom},
-        "layers": [layer_config(layer, visible) for layer, visible in available],
+        "layers": configs,
+        "tiled": bool(tiled),
         "unavailable": _unavailable(definition, catalogue),
         # null when the plan has no indicator table (yet): the panel says so without a 404 request
         "indicators_url": f"/api/indicators/{definition.plan}" if definition.plan in catalogue.indicators else None,
@@ -220,9 +268,10 @@ def map_config(definition: MapDefinition, catalogue: Catalogue, options: Basemap
     }
 
 
-def build_map_page(definition: MapDefinition, catalogue: Catalogue, options: BasemapOptions) -> MapPage:
+def build_map_page(definition: MapDefinition, catalogue: Catalogue, options: BasemapOptions,
+                   stored: list[StoredLayer] | None = None) -> MapPage:
     """Folium map + config for ``definition``; every asset local, no geometry embedded."""
-    config = map_config(definition, catalogue, options)
+    config = map_config(definition, catalogue, options, stored)
     x0, y0, x1, y1 = definition.bounds
     fmap = folium.Map(location=[(y0 + y1) / 2, (x0 + x1) / 2], zoom_start=initial_zoom(definition.bounds),
                       tiles=None, control_scale=False, zoom_control=True)
@@ -284,7 +333,8 @@ def prefetch_config(config: dict[str, Any], zoom_snap: float) -> dict[str, Any]:
     """The little static/planview/boot.js needs to request the first view's data before Leaflet loads."""
     return {"bounds": config["map"]["bounds"], "min_zoom": config["map"]["min_zoom"],
             "max_zoom": config["map"]["max_zoom"], "zoom_snap": zoom_snap, "layout": PAGE_LAYOUT,
-            "layers": [{"id": lc["id"], "url": lc["url"], "visible": lc["visible"]} for lc in config["layers"]]}
+            "layers": [{"id": lc["id"], "url": lc["url"], "visible": lc["visible"]} for lc in config["layers"]
+                       if not lc.get("tiles")]}
 
 
 @lru_cache(maxsize=4)

@@ -28,6 +28,7 @@ function covers(outer, inner) {
 }
 
 export function needsLoad(ctx, st, bucket) {
+  if (st.cfg.tiles) return false; // drawn from vector tiles (tiles.js), never fetched whole
   if (st.failed && st.zoom < 0) return false;
   if (st.zoom < 0) return true;
   if (st.zoom < bucket && st.zoom < MAX_DATA_ZOOM) return true;
@@ -51,6 +52,7 @@ function fetchLayer(st, bucket, bbox) {
 /** Fetch and draw layer `id` for the current view; failures become a notice naming the layer. */
 export function load(ctx, id) {
   const st = ctx.layers[id];
+  if (st.cfg.tiles) return Promise.resolve(); // tiled layers load themselves (tiles.js)
   const bucket = bucketFor(ctx.map.getZoom());
   const bbox = bboxFor(ctx.map, bucket);
   const seq = ++st.seq;

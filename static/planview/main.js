@@ -14,6 +14,7 @@ import { applyInitialView, scheduleLinks, wireLinks } from "./permalink.js";
 import { focusFeature, wirePlanText } from "./plantext.js";
 import { createState, emit, idOfGroup, visibleIds } from "./state.js";
 import { restyle } from "./style.js";
+import { wireTiles } from "./tiles.js";
 
 const planview = (window.planview = window.planview || {});
 planview.ready = false;
@@ -52,6 +53,7 @@ export function start(map, groups, layerControl) {
   map.on("moveend", () => { scheduleLinks(ctx); scheduleRefresh(ctx); });
 
   wirePanel(ctx);
+  wireTiles(ctx);
   buildLegend(ctx);
   wireLinks(ctx);
   scheduleLinks(ctx);
