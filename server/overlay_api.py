@@ -34,6 +34,7 @@ from server.settings import Settings
 
 router = APIRouter(tags=["overlay"])
 
+MAX_BOUNDARY = 200  # RFC 2046: at most 70; some clients pad, none needs more
 FIELD_LIMIT = 1024  # bytes for the small text fields (crs, encoding)
 TABLE_ROWS = 2000  # rows shown on the result page; the CSV has them all
 CRS_CHOICES = [
@@ -178,6 +179,9 @@ async def read_upload(request: Request, settings: Settings) -> Upload:
     if content_type == b"application/geo+json":
         return await read_geojson_body(request, settings)
     boundary = params.get(b"boundary")
+    if boundary and len(boundary) > MAX_BOUNDARY:
+        raise InvalidInput(f"multipart 分隔符过长（超过 {MAX_BOUNDARY} 字符）/ the multipart boundary is longer than "
+                           f"{MAX_BOUNDARY} characters (RFC 2046 allows 70)")
     if content_type != b"multipart/form-data" or not boundary:
         raise InvalidInput("请以 multipart/form-data 上传（文件字段名为 file），或以 application/geo+json 直接提交 GeoJSON"
                            " / upload as multipart/form-data with the file in a field named 'file', or POST a GeoJSON"
@@ -204,12 +208,19 @@ async def read_upload(request: Request, settings: Settings) -> Upload:
     return upload
 
 
+def clean_filename(name: str) -> str:
+    """The base name of an uploaded file, without control characters (a NUL breaks PostgreSQL text)."""
+    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    base = "".join(c for c in base if c.isprintable() or c == " ").strip()
+    return base[:255] or "upload"
+
+
 def _start_analysis(request: Request, upload: Upload, settings: Settings, catalogue: Catalogue) -> JobHandle:
     """Queue reading + analysis of the upload in a worker; the server saves the result (unless cancelled)."""
     store = get_store(request)
     crs = upload.fields.get("crs") or None
     encoding = upload.fields.get("encoding") or None
-    filename = (upload.filename or "upload").replace("\\", "/").rsplit("/", 1)[-1][:255]
+    filename = clean_filename(upload.filename)
     meta: dict[str, Any] = {}
 
     def save(workspace: Workspace) -> Workspace:
