@@ -76,3 +76,9 @@ class JobLimitExceeded(TooLarge):
     """A job passed its time or memory limit and was stopped; the message says what to simplify."""
 
     code = "job_limit"
+
+
+class RequestTimeout(InvalidInput):
+    """The client stopped sending its request (body) within the time limit; HTTP 408."""
+
+    code = "request_timeout"

@@ -19,6 +19,8 @@ from layers.catalogue import Catalogue
 from layers.store import open_layer_store
 from layers.store.registry import StoredLayers
 from server import api_layers, basemap_tiles, errors, export_api, jobs, monitor_api, ogc, overlay_api, pages, plans_pages, tiles
+from server import middleware as hygiene
+from server.api_docs import router as api_docs_router
 from server.settings import ROOT, Settings
 
 log = logging.getLogger(__name__)
@@ -43,7 +45,8 @@ class CachedStaticFiles(StaticFiles):
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    app = FastAPI(title="planview", description="重庆市与云阳县科技创新“十四五”规划地图", version="0.1.0")
+    app = FastAPI(title="planview", description="重庆市与云阳县科技创新“十四五”规划地图", version="0.1.0",
+                  docs_url=None, redoc_url=None)  # served offline by server/api_docs.py
     app.state.settings = settings
     app.state.catalogue = Catalogue.load(settings.data_dir, settings.build_dir)
     for layer_id, reason in app.state.catalogue.failed.items():
@@ -57,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # PNG/PDF are compressed already; gzipping them again only costs time.
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=6, exclude_content_types=PRECOMPRESSED)
     errors.install(app)
+    hygiene.install(app, settings)  # security headers, HEAD, Allow on 405, body timeout, CORS
     app.include_router(api_layers.router)
     app.include_router(tiles.router)
     app.include_router(tiles.ogc_router)
@@ -68,5 +72,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(basemap_tiles.router)
     app.include_router(plans_pages.router)
+    app.include_router(api_docs_router)  # /docs, /redoc
     app.mount("/static", CachedStaticFiles(directory=str(settings.static_dir)), name="static")
     return app

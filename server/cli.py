@@ -17,8 +17,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from server.app import create_app
+    from server.serving import server_config
 
-    uvicorn.run(create_app(settings), host=args.host or settings.host, port=args.port or settings.port)
+    uvicorn.Server(server_config(create_app(settings), settings, args.host, args.port)).run()
     return 0
 
 

@@ -21,6 +21,7 @@ from geo.errors import (
     InvalidInput,
     NotFound,
     PlanviewError,
+    RequestTimeout,
     StorageError,
     TooLarge,
     UnsupportedFormat,
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 
 STATUS: dict[type[PlanviewError], int] = {
     NotFound: 404,
+    RequestTimeout: 408,
     TooLarge: 413,
     UnsupportedFormat: 415,
     InvalidInput: 400,
@@ -84,6 +86,8 @@ def install(app: FastAPI) -> None:
         response = _respond(request, status, exc.code, exc.message)
         if isinstance(exc, Busy):
             response.headers["Retry-After"] = str(exc.retry_after)
+        if isinstance(exc, RequestTimeout):
+            response.headers["Connection"] = "close"  # the rest of that body is not awaited
         return response
 
     @app.exception_handler(ClientGone)

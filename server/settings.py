@@ -52,6 +52,15 @@ class Settings(BaseSettings):
     # 正常 at or above monitor_normal_ratio, 滞后 down to monitor_warning_ratio, 预警 below it.
     monitor_normal_ratio: float = Field(default=1.0, gt=0, le=2)
     monitor_warning_ratio: float = Field(default=0.8, ge=0, le=2)
+    # Slow clients (planview serve): request headers must arrive within header_timeout_s, each read of a
+    # request body within body_timeout_s (else 408); idle keep-alive connections close after keep_alive_s.
+    header_timeout_s: float = Field(default=10.0, gt=0)
+    body_timeout_s: float = Field(default=30.0, gt=0)
+    keep_alive_s: int = Field(default=5, ge=1)
+    max_header_kb: int = Field(default=64, ge=4)  # request line + headers at most (h11's incomplete-event limit)
+    # Other web clients reading layers, OGC API and tiles across origins (GET/HEAD only); off when empty,
+    # e.g. PLANVIEW_CORS_ORIGINS='["https://gis.example.gov.cn"]' or '["*"]'.
+    cors_origins: list[str] = Field(default_factory=list)
     host: str = "127.0.0.1"
     port: int = 8000
 

@@ -67,6 +67,10 @@ def browser() -> Iterator[object]:
 
     with sync_playwright() as pw:
         b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        # Playwright's wait_for_function evaluates its predicate as a string, which the pages' CSP
+        # (no 'unsafe-eval') refuses; tests bypass the CSP unless they ask for it (test_http_hygiene_browser).
+        new_context = b.new_context
+        b.new_context = lambda **kw: new_context(**{"bypass_csp": True, **kw})  # type: ignore[method-assign]
         yield b
         b.close()
 

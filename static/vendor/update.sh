@@ -21,6 +21,10 @@ PACKAGES=(
   # the licence (Beerware) and the licences of what the bundle includes (geojson-vt ISC, pbf and vector-tile BSD)
   # are stated in the package's README, copied as LICENSE
   "leaflet.vectorgrid@1.3.0|Beerware (bundles geojson-vt ISC, pbf BSD-3-Clause, vector-tile BSD-3-Clause)|README.md dist/Leaflet.VectorGrid.bundled.min.js"
+  # /docs (Swagger UI) and /redoc: FastAPI's API pages, served from here instead of a CDN;
+  # NOTICE (Apache-2.0) and the bundles' *.LICENSE.txt (licences of what they bundle) go along
+  "swagger-ui-dist@5.35.0|Apache-2.0|LICENSE NOTICE swagger-ui-bundle.js swagger-ui-bundle.js.LICENSE.txt swagger-ui.css"
+  "redoc@2.5.4|MIT|LICENSE bundles/redoc.standalone.js bundles/redoc.standalone.js.LICENSE.txt"
 )
 
 README="$VENDOR/README.md"
@@ -49,10 +53,11 @@ for entry in "${PACKAGES[@]}"; do
   mkdir -p "$dest"
   copied=()
   for f in $files; do
-    # dist/ and src/ prefixes are dropped; sub-folders (images/, assets/) are kept,
+    # dist/, src/ and bundles/ prefixes are dropped; sub-folders (images/, assets/) are kept,
     # because the CSS refers to them relatively.
     rel="${f#dist/}"
     rel="${rel#src/}"
+    rel="${rel#bundles/}"
     case "$f" in
       LICENSE|MIT-LICENCE.txt|README.md) rel="LICENSE" ;;
     esac
