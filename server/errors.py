@@ -15,12 +15,16 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from geo.errors import (
+    Conflict,
     DataError,
+    Forbidden,
     InvalidInput,
+    NotAuthenticated,
     NotFound,
     PlanviewError,
     StorageError,
     TooLarge,
+    TooManyAttempts,
     UnsupportedFormat,
 )
 
@@ -28,6 +32,10 @@ log = logging.getLogger(__name__)
 
 STATUS: dict[type[PlanviewError], int] = {
     NotFound: 404,
+    NotAuthenticated: 401,
+    Forbidden: 403,
+    TooManyAttempts: 429,
+    Conflict: 409,
     TooLarge: 413,
     UnsupportedFormat: 415,
     InvalidInput: 400,
@@ -44,7 +52,7 @@ def status_for(exc: PlanviewError) -> int:
     return 500
 
 
-def _wants_html(request: Request) -> bool:
+def wants_html(request: Request) -> bool:
     path = request.url.path
     if path.startswith(("/api", "/ogc")):
         return False
@@ -61,9 +69,25 @@ def _error_page(request: Request, status: int, message: str) -> Response:
 
 
 def _respond(request: Request, status: int, code: str, message: str) -> Response:
-    if _wants_html(request):
+    if wants_html(request):
         return _error_page(request, status, message)
     return JSONResponse({"error": code, "message": message}, status_code=status)
+
+
+def response_for(request: Request, exc: PlanviewError) -> Response:
+    """The answer to one of our errors: status from STATUS; HTML pages asking for a login get the login form."""
+    status = status_for(exc)
+    log.log(logging.ERROR if status >= 500 else logging.INFO, "%s %s -> %s: %s %s",
+            request.method, request.url.path, status, exc.message, exc.detail or "")
+    if isinstance(exc, NotAuthenticated) and wants_html(request) and request.method in ("GET", "HEAD"):
+        from server.auth.pages import login_page  # the login form, answering 401 in place of the page
+
+        return login_page(request, status=401, next_url=request.url.path
+                          + (f"?{request.url.query}" if request.url.query else ""), notice=exc.message)
+    response = _respond(request, status, exc.code, exc.message)
+    if isinstance(exc, TooManyAttempts):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 def install(app: FastAPI) -> None:
@@ -71,10 +95,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(PlanviewError)
     async def _planview(request: Request, exc: PlanviewError) -> Response:
-        status = status_for(exc)
-        log.log(logging.ERROR if status >= 500 else logging.INFO, "%s %s -> %s: %s %s",
-                request.method, request.url.path, status, exc.message, exc.detail or "")
-        return _respond(request, status, exc.code, exc.message)
+        return response_for(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:

@@ -9,6 +9,7 @@ so the handlers are plain ``def`` (run in the threadpool).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from typing import Annotated
 from urllib.parse import quote
 
@@ -18,6 +19,7 @@ from fastapi.responses import Response
 from layers.catalogue import parse_bbox
 from layers.export import ExportOptions, export_map, load_overlay, parse_layer_ids
 from layers.report import render_report, short_name
+from server.auth import check_workspace, record
 from server.dependencies import CatalogueDep, MapsDep
 from server.overlay_api import get_store
 
@@ -63,8 +65,15 @@ def export(
         title=title, subtitle=subtitle, figure_number=figure, date=today() if date is None else date,
         bbox=parse_bbox(bbox) if bbox else None, layers=parse_layer_ids(layers),
     )
-    sites = load_overlay(get_store(request), overlay) if overlay else None
+    sites = None
+    if overlay:  # a workspace on the map: only one the caller may read (else 404), and the export is recorded
+        store = get_store(request)
+        check_workspace(request, overlay, store)
+        sites = load_overlay(store, overlay)
     result = export_map(catalogue, maps, map, options, overlay=sites)
+    if overlay:
+        record(request, "export", details={"workspace": overlay, "map": map, "format": options.format,
+                                           "sha256": hashlib.sha256(result.content).hexdigest()})
     headers = {
         "Content-Disposition": content_disposition(result.filename, result.display_name),
         "Cache-Control": "no-store",
@@ -77,8 +86,12 @@ def export(
             responses={200: {"content": {"application/pdf": {}}, "description": "the site-check report"}})
 def overlay_report(workspace_id: str, request: Request, catalogue: CatalogueDep, maps: MapsDep) -> Response:
     """选址核查报告: overview map, file and CRS facts, one row per site, disclaimers (PDF)."""
-    workspace = get_store(request).get(workspace_id)
+    store = get_store(request)
+    check_workspace(request, workspace_id, store)
+    workspace = store.get(workspace_id)
     pdf = render_report(catalogue, maps, workspace, date=today())
+    record(request, "report", details={"workspace": workspace_id, "file": workspace.filename,
+                                       "sha256": hashlib.sha256(pdf).hexdigest()})
     display = f"选址核查报告-{short_name(workspace.filename, 80)}.pdf"
     return Response(pdf, media_type="application/pdf", headers={
         "Content-Disposition": content_disposition(f"planview-report-{workspace.id}.pdf", display),
