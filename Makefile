@@ -6,8 +6,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 BUILT  := data/build/build-info.json
+NODE_STAMP := node_modules/.installed
 
-.PHONY: run test data lint bench clean
+.PHONY: run test data lint lint-js bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +25,7 @@ data: $(BUILT)
 run: data
 	$(BIN)/planview serve --host 127.0.0.1 --port 8000
 
-test: data
+test: data lint-js
 	$(BIN)/ruff check geo layers server tests
 	$(BIN)/mypy
 	$(BIN)/pytest
@@ -33,8 +34,16 @@ lint: $(STAMP)
 	$(BIN)/ruff check geo layers server tests
 	$(BIN)/mypy
 
+# The JS linter (dev only, from package.json/package-lock.json into the git-ignored node_modules/).
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+lint-js: $(NODE_STAMP)
+	node_modules/.bin/eslint static eslint.config.js
+
 bench: data
 	$(BIN)/python -m benchmarks.run
 
 clean:
-	rm -rf $(VENV) data/build
+	rm -rf $(VENV) data/build node_modules

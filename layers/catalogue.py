@@ -21,6 +21,7 @@ import numpy as np
 import shapely
 
 from geo.errors import DataError, InvalidInput, NotFound, PlanviewError
+from geo.geometry_types import orient_rfc7946
 from layers.build import read_geometry
 from layers.join import join_attributes
 from layers.manifest import LayerManifest
@@ -109,10 +110,10 @@ class Layer:
 
     @lru_cache(maxsize=32)  # noqa: B019 - one Layer per catalogue, lives as long as it
     def geometries(self, zoom: int | None) -> tuple[Any, ...]:
-        """Geometry simplified for ``zoom`` (None = full detail), topology kept."""
+        """Geometry simplified for ``zoom`` (None = full detail), topology kept, RFC 7946 ring order."""
         geoms = self.features.geometry.values
         if zoom is None or zoom >= MAX_SIMPLIFY_ZOOM:
-            return tuple(geoms)
+            return tuple(orient_rfc7946(geoms))
         tol = tolerance_for_zoom(zoom)
         if self.is_coverage:
             simplified = shapely.coverage_simplify(geoms, tol, simplify_boundary=True)
@@ -120,7 +121,7 @@ class Layer:
             simplified = shapely.simplify(geoms, tol, preserve_topology=True)
         digits = decimals_for_zoom(zoom)
         rounded = shapely.transform(simplified, lambda xy: np.round(xy, digits))
-        return tuple(rounded)
+        return tuple(orient_rfc7946(rounded))
 
     def feature_collection(self, *, bbox: Bbox | None = None, zoom: int | None = None) -> dict[str, Any]:
         """GeoJSON FeatureCollection, optionally filtered by bbox and simplified for zoom."""

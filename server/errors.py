@@ -1,6 +1,7 @@
 """Map the one exception hierarchy (``geo.errors``) to HTTP, in one place.
 
-API paths get JSON ``{"error": code, "message": ...}``; page paths get a
+API paths get JSON ``{"error": code, "message": ...}`` (``/ogc`` paths the OGC
+exception shape ``{"code": ..., "description": ...}``); page paths get a
 Chinese HTML error page with a link back to the catalogue. The message is the
 safe, user-facing text; details go to the log only.
 """
@@ -71,6 +72,9 @@ def _error_page(request: Request, status: int, message: str) -> Response:
 def _respond(request: Request, status: int, code: str, message: str) -> Response:
     if wants_html(request):
         return _error_page(request, status, message)
+    if request.url.path.startswith("/ogc"):
+        # OGC API exception shape (Part 1, exception.yaml): the same mapping, another body.
+        return JSONResponse({"code": code, "description": message}, status_code=status)
     return JSONResponse({"error": code, "message": message}, status_code=status)
 
 

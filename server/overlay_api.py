@@ -26,7 +26,7 @@ from geo.readers import ReadLimits
 from layers.accounts import EVERYONE, check_name
 from layers.catalogue import Catalogue
 from layers.workspaces import Workspace, WorkspaceStore, open_store
-from layers.workspaces.formats import to_csv, to_geojson
+from layers.workspaces.formats import to_csv, to_geojson, to_geopackage
 from layers.workspaces.service import create_workspace
 from server.auth import CurrentUser, Right, arecord, check_workspace, current_principal, record
 from server.auth.state import auth_state
@@ -225,9 +225,11 @@ def list_overlays(request: Request, principal: CurrentUser) -> dict[str, Any]:
 
 
 @router.get("/api/overlay/{ref}", response_class=Response,
-            responses={200: {"content": {"application/json": {}, "text/csv": {}, GEOJSON: {}}}})
+            responses={200: {"content": {"application/json": {}, "text/csv": {}, GEOJSON: {},
+                                         "application/geopackage+sqlite3": {}}}})
 def get_overlay(ref: str, request: Request) -> Response:
-    """``{id}`` or ``{id}.json`` (report), ``{id}.csv`` (Excel-ready), ``{id}.geojson`` (sites + results)."""
+    """``{id}`` or ``{id}.json`` (report), ``{id}.csv`` (Excel-ready), ``{id}.geojson`` (sites + results),
+    ``{id}.gpkg`` (GeoPackage 1.2, one layer per geometry type)."""
     ws_id, _, ext = ref.partition(".")
     store = get_store(request)
     if ext in ("", "json", "csv", "geojson"):
@@ -245,8 +247,12 @@ def get_overlay(ref: str, request: Request) -> Response:
     if ext == "geojson":
         workspace = store.get(ws_id)
         return Response(dumps(to_geojson(workspace)), media_type=GEOJSON)
-    raise NotFound(f"不支持的格式 .{ext}（可用 .json .csv .geojson）/ "
-                   f"unknown format .{ext}; use .json, .csv or .geojson")
+    if ext == "gpkg":
+        workspace = store.get(ws_id)
+        return Response(to_geopackage(workspace), media_type="application/geopackage+sqlite3",
+                        headers={"Content-Disposition": f'attachment; filename="overlay-{ws_id}.gpkg"'})
+    raise NotFound(f"不支持的格式 .{ext}（可用 .json .csv .geojson .gpkg）/ "
+                   f"unknown format .{ext}; use .json, .csv, .geojson or .gpkg")
 
 
 def _delete(request: Request, ws_id: str) -> None:

@@ -18,7 +18,7 @@ from layers.maps import MapDefinition, get_map
 from server.dependencies import CatalogueDep, MapsDep, SettingsDep
 from server.mapview.assets import PLANVIEW_CSS, PLANVIEW_JS
 from server.mapview.basemaps import AMAP_WARNING, BasemapOptions
-from server.mapview.builder import MapPage, boot_script, build_map_page, export_href, plan_title
+from server.mapview.builder import MapPage, build_map_page, export_href, module_urls, plan_title
 from server.mapview.thumbnails import thumbnail_svg
 from server.settings import Settings
 
@@ -65,10 +65,21 @@ def map_page(map_id: str, request: Request, maps: MapsDep, settings: SettingsDep
             "page": page, "definition": definition, "plan_title": plan_title(definition.plan),
             "export_href": export_href(definition.id, definition.bounds, page.visible_layer_ids),
             "maps": list(maps.values()), "css": PLANVIEW_CSS, "js": PLANVIEW_JS,
-            "boot_js": boot_script(settings.static_dir),
+            "modules": module_urls(settings.static_dir),
             "amap_warning": AMAP_WARNING if settings.enable_amap else None,
         },
     )
+
+
+@router.get("/maps/{map_id}/map.js", include_in_schema=False)
+def map_script(map_id: str, request: Request, maps: MapsDep, settings: SettingsDep) -> Response:
+    """The map's Folium script as an ES module: the page itself runs no inline script (CSP)."""
+    definition = get_map(maps, map_id)
+    page = _map_page(request, definition, settings)
+    headers = {"ETag": page.script_etag, "Cache-Control": "public, max-age=300"}
+    if request.headers.get("if-none-match") == page.script_etag:
+        return Response(status_code=304, headers=headers)
+    return Response(page.script, media_type="text/javascript", headers=headers)
 
 
 @router.get("/maps/{map_id}/thumbnail.svg", include_in_schema=False)

@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     enable_osm: bool = False
     tianditu_token: str | None = None
     enable_amap: bool = False
+    # Monitoring (监测评估预警): status from the progress ratio (progress made / progress planned by that year).
+    # 正常 at or above monitor_normal_ratio, 滞后 down to monitor_warning_ratio, 预警 below it.
+    monitor_normal_ratio: float = Field(default=1.0, gt=0, le=2)
+    monitor_warning_ratio: float = Field(default=0.8, ge=0, le=2)
     host: str = "127.0.0.1"
     port: int = 8000
     # Accounts and rights. Public maps: maps, layers, OGC and the plan reader need no login (off: everything does).

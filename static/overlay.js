@@ -1,25 +1,12 @@
-/* planview overlay result page: sites drawn over the plan layers; table rows zoom to their site.
- * Every user string reaches the page as a text node (never HTML): names come from uploaded files. */
+// overlay.js — owns the overlay result page: sites drawn over the plan layers; table rows zoom to their site.
+// Every user string reaches the page as a text node (never HTML): names come from uploaded files.
+import { escapeHtml, textNode } from "./planview/escape.js";
+
 (function () {
-  "use strict";
   var dataEl = document.getElementById("ov-data");
   if (!dataEl || typeof L === "undefined") { return; }
   var data = JSON.parse(dataEl.textContent);
   var MAX_DRAWN = 20000;
-
-  function textNode(lines) {
-    var div = document.createElement("div");
-    lines.forEach(function (line, i) {
-      if (i) { div.appendChild(document.createElement("br")); }
-      div.appendChild(document.createTextNode(String(line)));
-    });
-    return div;
-  }
-  function escapeHtml(s) {
-    return String(s).replace(/[&<>"']/g, function (c) {
-      return {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c];
-    });
-  }
 
   var map = L.map("ov-map", {preferCanvas: true, zoomControl: true});
   window.planviewOverlayMap = map;

@@ -66,13 +66,18 @@ def test_etag_and_gzip(client: TestClient) -> None:
     ("/api/layers/cq-counties?bbox=110,30,105,31", 400),
     ("/api/layers/cq-counties?bbox=a,b,c,d", 400),
     ("/api/layers/cq-counties?zoom=99", 400),
-    ("/ogc/collections/nope/items", 404),
 ])
 def test_bad_requests_get_json_4xx(client: TestClient, url: str, status: int) -> None:
     r = client.get(url)
     assert r.status_code == status
     body = r.json()
     assert body["error"] and body["message"]
+
+
+def test_ogc_errors_use_the_ogc_exception_shape(client: TestClient) -> None:
+    r = client.get("/ogc/collections/nope/items")
+    assert r.status_code == 404
+    assert set(r.json()) == {"code", "description"}
 
 
 def test_indicators_endpoint(client: TestClient) -> None:
@@ -125,7 +130,7 @@ def test_gzipped_layer_body_is_the_same_geojson(client: TestClient) -> None:
 
 def test_static_assets_are_cacheable(client: TestClient) -> None:
     vendor = client.get("/static/vendor/leaflet/leaflet.js")
-    own = client.get("/static/planview.js")
+    own = client.get("/static/planview/main.js")
     assert vendor.status_code == own.status_code == 200
     assert "max-age=86400" in vendor.headers["cache-control"]
     assert "max-age=300" in own.headers["cache-control"] and own.headers.get("etag")

@@ -291,3 +291,38 @@ def test_result_page_draws_sites_and_rows_zoom(browser: Any, overlay_server: tup
         assert errors == [] and outside == []
     finally:
         context.close()
+
+
+def test_geopackage_export_has_one_geometry_type_per_layer(client: TestClient, tmp_path: Path) -> None:
+    """QGIS shows one type per layer: points and polygons go to their own layers, GeoPackage 1.2."""
+    import sqlite3
+
+    import pyogrio
+    import shapely
+
+    cw = [[108.70, 30.95], [108.70, 30.96], [108.71, 30.96], [108.71, 30.95], [108.70, 30.95]]  # clockwise
+    multi = [[[[108.72, 30.95], [108.73, 30.95], [108.73, 30.96], [108.72, 30.95]]],
+             [[[108.74, 30.95], [108.75, 30.95], [108.75, 30.96], [108.74, 30.95]]]]
+    data = json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"名称": "甲"}, "geometry": {"type": "Polygon", "coordinates": [cw]}},
+        {"type": "Feature", "properties": {"名称": "乙"}, "geometry": {"type": "MultiPolygon", "coordinates": multi}},
+        {"type": "Feature", "properties": {"名称": "丙"}, "geometry": {"type": "Point", "coordinates": [108.6, 30.9]}},
+    ]}, ensure_ascii=False).encode()
+    ws_id = _post(client, data).json()["id"]
+    r = client.get(f"/api/overlay/{ws_id}.gpkg")
+    assert r.status_code == 200 and r.headers["content-type"] == "application/geopackage+sqlite3"
+    path = tmp_path / "export.gpkg"
+    path.write_bytes(r.content)
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA application_id").fetchone()[0] == 0x47504B47
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 10200  # GeoPackage 1.2
+        declared = dict(conn.execute("SELECT table_name, geometry_type_name FROM gpkg_geometry_columns"))
+    assert declared == {"sites_points": "POINT", "sites_polygons": "MULTIPOLYGON"}
+    assert dict(pyogrio.list_layers(path)) == {"sites_points": "Point", "sites_polygons": "MultiPolygon"}
+    polys = pyogrio.read_dataframe(path, layer="sites_polygons")
+    assert sorted(polys["name"]) == ["乙", "甲"] and set(polys.geometry.geom_type) == {"MultiPolygon"}
+    first = polys[polys["name"] == "甲"].geometry.iloc[0].geoms[0]
+    assert shapely.LinearRing(first.exterior.coords).is_ccw  # RFC 7946 / OGC orientation
+    fc = client.get(f"/api/overlay/{ws_id}.geojson").json()
+    ring = next(f for f in fc["features"] if f["properties"]["name"] == "甲")["geometry"]["coordinates"][0]
+    assert shapely.LinearRing(ring).is_ccw

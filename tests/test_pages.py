@@ -66,9 +66,9 @@ def hostile_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestCli
 
 
 def boot_config(html: str) -> dict:
-    """The JSON the page hands to planview.start (second argument)."""
-    m = re.search(r"planview\.start\(\s*map_\w+,\s*", html)
-    assert m, "page does not call planview.start with a config"
+    """The JSON config the page hands to static/planview/main.js (a non-executable JSON element)."""
+    m = re.search(r'<script type="application/json" id="pv-config">', html)
+    assert m, "page carries no config for planview"
     config, _ = json.JSONDecoder().raw_decode(html, m.end())
     return config
 
@@ -100,9 +100,18 @@ def test_map_page_is_offline_and_complete(client: TestClient, map_id: str) -> No
     assert not re.search(r"https?://", html), re.findall(r".{40}https?://.{40}", html)
     # Every asset the page loads is ours and is actually served.
     assets = re.findall(r'(?:src|href)="(/static/[^"]+)"', html)
-    assert any(a.endswith("leaflet.js") for a in assets) and "/static/planview.js" in assets
+    assert any(a.endswith("leaflet.js") for a in assets) and "/static/planview/boot.js" in assets
     for asset in assets:
         assert client.get(asset).status_code == 200, asset
+    # no inline executable script: only JSON data elements and external (module) scripts
+    for tag in re.findall(r"<script[^>]*>", html):
+        assert "src=" in tag or 'type="application/json"' in tag, tag
+    assert not re.search(r"\son[a-z]+=", html), "inline event handler"
+    module = client.get(f"/maps/{map_id}/map.js")
+    assert module.status_code == 200 and module.headers["content-type"].startswith("text/javascript")
+    assert module.text.startswith('import { start } from "/static/planview/main.js";')
+    assert f'src="/maps/{map_id}/map.js"' in html
+    assert client.get(f"/maps/{map_id}/map.js", headers={"if-none-match": module.headers["etag"]}).status_code == 304
     config = boot_config(html)
     assert config["map"]["id"] == map_id
     assert '"type":"Feature"' not in html and '"coordinates"' not in html, "geometry must not be embedded"
@@ -149,8 +158,9 @@ def test_hostile_text_is_escaped_in_the_html(hostile_client: TestClient) -> None
     assert counties["title"] == HOSTILE_TITLE
     assert counties["popup_fields"]["region"] == HOSTILE_LABEL
     assert counties["legend"]["categories"][0]["label"] == HOSTILE_LABEL
-    # Leaflet's layer control renders names as HTML: the name is HTML-escaped first.
-    assert "\\u0026lt;/script\\u0026gt;" in html
+    # Leaflet's layer control renders names as HTML: the name is HTML-escaped first (in the map's module).
+    script = hostile_client.get("/maps/hostile/map.js").text
+    assert "\\u0026lt;/script\\u0026gt;" in script and HOSTILE_TITLE not in script
     # Missing and broken layers are named in the notice; the map still renders.
     assert config["indicators_url"] is None  # no indicator tables in this data dir: no request, a note
     unavailable = {u["id"] for u in config["unavailable"]}
@@ -174,25 +184,38 @@ def test_online_basemaps_only_when_configured(tmp_path: Path) -> None:
     settings = make_settings(tmp_path, enable_amap=True, tianditu_token="tok<en>", enable_osm=True)
     with TestClient(create_app(settings)) as c:
         html = c.get("/maps/yunyang").text
-    assert "tianditu.gov.cn" in html and "tk=tok%3Cen%3E" in html
-    assert "tile.openstreetmap.org" in html and "autonavi.com" in html
+        script = c.get("/maps/yunyang/map.js").text  # the tile layers are created by the map's module
+    assert "tianditu.gov.cn" in script and "tk=tok%3Cen%3E" in script
+    assert "tile.openstreetmap.org" in script and "autonavi.com" in script
     assert "GCJ-02" in html and "500" in html  # the Amap offset warning
     assert not external_urls(html), "tile URLs are not page assets"
 
 
 def test_boot_layout_matches_the_stylesheet() -> None:
-    """planview-boot.js sizes the first view from PAGE_LAYOUT before any CSS loads; keep both in step."""
-    from server.mapview.builder import PAGE_LAYOUT, boot_script
+    """static/planview/boot.js sizes the first view from PAGE_LAYOUT before any CSS loads; keep both in step."""
+    from server.mapview.builder import PAGE_LAYOUT
 
     css = (ROOT / "static" / "planview.css").read_text(encoding="utf-8")
     assert f"--pv-header-h: {PAGE_LAYOUT['header_px']}px;" in css
     assert f"--pv-panel-w: {PAGE_LAYOUT['panel_px']}px;" in css
     assert f"@media (max-width: {PAGE_LAYOUT['narrow_px']}px)" in css
     assert f".pv-mapwrap {{ height: {PAGE_LAYOUT['narrow_map_vh']}vh; }}" in css
-    assert "planview.prefetch" in boot_script(ROOT / "static")
+    boot = (ROOT / "static" / "planview" / "boot.js").read_text(encoding="utf-8")
+    assert "layout.narrow_px" in boot and 'pageData("pv-prefetch")' in boot
 
 
 def test_catalogue_links_to_the_overlay_page(client: TestClient) -> None:
     html = client.get("/").text
     assert 'href="/overlay"' in html
     assert client.get("/overlay").status_code == 200
+
+
+def test_map_module_is_the_same_in_every_process(tmp_path: Path) -> None:
+    """The page and its /maps/{id}/map.js may come from different workers: Folium's names must agree."""
+    texts = []
+    for i in range(2):
+        with TestClient(create_app(make_settings(tmp_path / str(i)))) as c:
+            texts.append((c.get("/maps/chongqing").text, c.get("/maps/chongqing/map.js").text))
+    assert texts[0] == texts[1]
+    div = re.search(r'<div class="folium-map" id="(map_\w+)"', texts[0][0])
+    assert div and f'L.map(\n                "{div.group(1)}"' in texts[0][1]

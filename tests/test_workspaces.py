@@ -190,7 +190,7 @@ def test_geopackage_is_real(tmp_path: Path, catalogue: Catalogue) -> None:
     store.save(ws)
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA application_id").fetchone()[0] == 0x47504B47
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 10400
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 10200  # GeoPackage 1.2 for older clients
         assert conn.execute("SELECT data_type FROM gpkg_contents WHERE table_name='sites'").fetchone()[0] == "features"
     layers = dict(pyogrio.list_layers(path))
     assert "sites" in layers and layers["workspaces"] is None

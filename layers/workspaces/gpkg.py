@@ -1,4 +1,4 @@
-"""The embedded workspace store: a real OGC GeoPackage (1.4) written with sqlite3.
+"""The embedded workspace store: a real OGC GeoPackage (1.2) written with sqlite3.
 
 Why sqlite3 rather than GDAL: a workspace is two tables (the workspace record
 and its sites) that must appear together or not at all. One SQLite
@@ -40,7 +40,7 @@ from layers.workspaces.model import (
 )
 
 APPLICATION_ID = 0x47504B47  # "GPKG"
-USER_VERSION = 10400  # GeoPackage 1.4
+USER_VERSION = 10200  # GeoPackage 1.2: older desktop clients (QGIS 3.x LTR, GDAL < 3.8) open it without a warning
 WGS84_WKT = (
     'GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563,AUTHORITY["EPSG","7030"]],'
     'AUTHORITY["EPSG","6326"]],PRIMEM["Greenwich",0,AUTHORITY["EPSG","8901"]],'

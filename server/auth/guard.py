@@ -113,6 +113,8 @@ class RightsGuard:
         try:
             principal = await self._principal(request, state)
             scope["planview.principal"] = principal
+            if principal.user is not None:  # request.state.user: the signed-in user, for handlers that only need it
+                scope.setdefault("state", {})["user"] = principal.user
             if key is None:  # no such route (404) or wrong method (405): the router answers, revealing nothing
                 await self.app(scope, receive, sender)
                 return

@@ -60,6 +60,12 @@ RIGHTS: dict[str, Right] = {
     "GET /ogc/collections/{collection_id}":            Right.PUBLIC_READ,
     "GET /ogc/collections/{collection_id}/items":      Right.PUBLIC_READ,
     "GET /ogc/collections/{collection_id}/items/{feature_id}": Right.PUBLIC_READ,
+    "GET /ogc/api":                                    Right.PUBLIC_READ,
+    "GET /ogc/collections/{collection_id}/queryables": Right.PUBLIC_READ,
+    "GET /ogc/collections/{collection_id}/schema":     Right.PUBLIC_READ,
+    "GET /maps/{map_id}/map.js":                       Right.PUBLIC_READ,
+    "GET /monitor/{plan}":                             Right.PUBLIC_READ,
+    "GET /api/indicators/{plan}/template.{fmt}":       Right.PUBLIC_READ,
     "GET /openapi.json":                               Right.PUBLIC_READ,
     "GET /docs":                                       Right.PUBLIC_READ,
     "GET /docs/oauth2-redirect":                       Right.PUBLIC_READ,
@@ -77,6 +83,8 @@ RIGHTS: dict[str, Right] = {
     "POST /account/tokens/{token_id}/revoke":          Right.VIEW,
     "GET /api/account":                                Right.VIEW,
     "GET /api/account/tokens":                         Right.VIEW,
+    "GET /api/indicators/{plan}/evaluation.pdf":       Right.VIEW,
+    "GET /api/indicators/{plan}/status.xlsx":          Right.VIEW,
     "POST /api/account/tokens":                        Right.VIEW,
     "DELETE /api/account/tokens/{token_id}":           Right.VIEW,
     # ---- planners: upload, delete and share their own workspaces
@@ -86,6 +94,11 @@ RIGHTS: dict[str, Right] = {
     "POST /overlay":                                   Right.PLAN,
     "POST /overlay/{ws_id}/delete":                    Right.PLAN,
     "POST /overlay/{ws_id}/share":                     Right.PLAN,
+    # ---- planners: monitoring values (监测评估)
+    "POST /api/indicators/{plan}/values":              Right.PLAN,
+    "POST /api/indicators/{plan}/import":              Right.PLAN,
+    "POST /monitor/{plan}/values":                     Right.PLAN,
+    "POST /monitor/{plan}/import":                     Right.PLAN,
     # ---- admins: users, the audit trail, layers
     "GET /admin/users":                                Right.ADMIN,
     "POST /admin/users":                               Right.ADMIN,

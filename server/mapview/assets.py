@@ -17,7 +17,9 @@ from branca.element import Element
 from folium.elements import JSCSSMixin
 
 VENDOR = "/static/vendor"
-PLANVIEW_JS = "/static/planview.js"
+PLANVIEW_MODULES = "/static/planview"  # the map page's ES modules, served as they are
+PLANVIEW_JS = f"{PLANVIEW_MODULES}/boot.js"  # the first one the page loads (async, in <head>)
+PLANVIEW_MAIN = f"{PLANVIEW_MODULES}/main.js"  # imported by each map's /maps/{id}/map.js
 PLANVIEW_CSS = "/static/planview.css"
 
 # folium link name -> local URL; ``None`` drops a link whose asset no planview
@@ -51,10 +53,10 @@ class UnvendoredAsset(RuntimeError):
     """A folium element wants a CDN asset that is not vendored under static/vendor."""
 
 
-def _walk(element: Element) -> Iterator[Element]:
+def walk(element: Element) -> Iterator[Element]:
     yield element
     for child in list(element._children.values()):
-        yield from _walk(child)
+        yield from walk(child)
 
 
 def _local(links: list[tuple[str, str]], owner: str) -> list[tuple[str, str]]:
@@ -74,7 +76,7 @@ def _local(links: list[tuple[str, str]], owner: str) -> list[tuple[str, str]]:
 
 def localize(root: Element) -> None:
     """Point every folium element under ``root`` at vendored assets (per instance)."""
-    for element in _walk(root):
+    for element in walk(root):
         if isinstance(element, JSCSSMixin):
             owner = type(element).__name__
             element.default_js = _local(list(element.default_js), owner)

@@ -6,11 +6,15 @@ and, if the operator enabled them, online tile layers. The geometry is *not*
 embedded: ``static/planview.js`` fetches ``/api/layers/{id}?zoom=N`` for each
 visible layer and fills the groups, re-fetching finer geometry on zoom. The
 layer manifests (styles, legends, popup labels) travel as one escaped JSON
-object, so the page stays small and no geometry is sent twice.
+object in a ``<script type="application/json">`` element, so the page stays
+small, no geometry is sent twice, and the page runs no inline script: Folium's
+own script is served as the module ``/maps/{id}/map.js``, which imports
+``start`` from ``static/planview/main.js``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import math
@@ -21,13 +25,13 @@ from pathlib import Path
 from typing import Any
 
 import folium
-from branca.element import Figure, JavascriptLink, MacroElement
+from branca.element import Element, Figure, JavascriptLink, MacroElement
 from folium import plugins
 from folium.template import Template
 
 from layers.catalogue import Catalogue, Layer
 from layers.maps import MapDefinition
-from server.mapview.assets import localize
+from server.mapview.assets import PLANVIEW_MAIN, PLANVIEW_MODULES, localize, walk
 from server.mapview.basemaps import OFFLINE_BASE_NAME, BasemapOptions, online_providers
 
 PLAN_TITLES = {
@@ -36,12 +40,13 @@ PLAN_TITLES = {
 }
 # The map page's layout, in CSS px: the same numbers as in static/planview.css
 # (--pv-header-h, --pv-panel-w, the narrow-screen media query, .pv-mapwrap height);
-# planview-boot.js uses them to size the first view before any CSS has loaded.
+# static/planview/boot.js uses them to size the first view before any CSS has loaded.
 PAGE_LAYOUT = {"header_px": 52, "panel_px": 360, "narrow_px": 800, "narrow_map_vh": 70}
 ZOOM_SNAP = 0.5  # fit the plan area snugly; data is still fetched per whole zoom level
 PRECISION_SUFFIX = {"schematic": "（示意）", "mixed": "（部分示意）"}
 MISSING_LAYER = "图层数据尚未提供 / layer data not available yet"
 DEFAULT_COLOR = "#3366cc"
+_INLINE_SCRIPT = re.compile(r"<script>.*?</script>", re.DOTALL)
 _SAFE_COLOR = re.compile(r"^(#[0-9a-fA-F]{3,8}|[a-zA-Z]{3,20}|rgba?\(\s*[0-9.,%\s]+\))$")
 
 
@@ -67,7 +72,7 @@ def _geometry_kinds(layer: Layer) -> list[str]:
 
 
 def layer_config(layer: Layer, visible: bool) -> dict[str, Any]:
-    """What planview.js needs to fetch, style, label and explain one layer."""
+    """What the page's modules need to fetch, style, label and explain one layer."""
     m = layer.manifest
     style = m.style
     legend = None
@@ -114,9 +119,18 @@ class MapPage:
     header: str  # meta, CSS and styles for <head>
     scripts: str  # <script src> of Leaflet and plugins, for the end of <body>
     body: str  # the map <div>
-    script: str  # Folium's inline script, ending with planview.start(...)
+    script: str  # Folium's script as an ES module (served as /maps/{id}/map.js), ending with start(...)
     config: dict[str, Any]
-    prefetch: str  # JSON for planview.prefetch(...)
+    prefetch: str  # JSON for static/planview/boot.js (the head's <script type="application/json">)
+
+    @property
+    def config_json(self) -> str:
+        """The page config as JSON that is safe inside a ``<script type="application/json">``."""
+        return script_json(self.config)
+
+    @property
+    def script_etag(self) -> str:
+        return '"' + hashlib.sha256(self.script.encode()).hexdigest()[:24] + '"'
 
     @property
     def visible_layer_ids(self) -> list[str]:
@@ -128,22 +142,26 @@ class MapPage:
 
 
 class _Boot(MacroElement):
-    """Hands the Folium-made map, layer groups and layer control to planview.js."""
+    """Hands the Folium-made map, layer groups and layer control to ``start`` (static/planview/main.js).
+
+    The config is not here: the page carries it as JSON, read by main.js.
+    """
 
     _template = Template("""
         {% macro script(this, kwargs) %}
-            planview.start({{ this._parent.get_name() }}, {{ this.config_js }}, {{ this.groups_js }},
-                           {{ this.control.get_name() }});
+            start({{ this._parent.get_name() }}, {{ this.groups_js }}, {{ this.control.get_name() }});
         {% endmacro %}
     """)
 
-    def __init__(self, config: dict[str, Any], groups: dict[str, folium.FeatureGroup],
-                 control: folium.LayerControl) -> None:
+    def __init__(self, groups: dict[str, folium.FeatureGroup], control: folium.LayerControl) -> None:
         super().__init__()
         self._name = "PlanviewBoot"
-        self.config_js = script_json(config)
-        self.groups_js = "{" + ",".join(f"{script_json(k)}:{g.get_name()}" for k, g in groups.items()) + "}"
+        self.groups = groups
         self.control = control
+
+    @property
+    def groups_js(self) -> str:  # at render time: names are fixed by then (see _stable_names)
+        return "{" + ",".join(f"{script_json(k)}:{g.get_name()}" for k, g in self.groups.items()) + "}"
 
 
 class MeasureControl(plugins.MeasureControl):
@@ -234,40 +252,50 @@ def build_map_page(definition: MapDefinition, catalogue: Catalogue, options: Bas
                           lng_first=True, num_digits=5, prefix="经纬度").add_to(fmap)
     control = folium.LayerControl(position="topright", collapsed=False)
     control.add_to(fmap)
-    _Boot(config, groups, control).add_to(fmap)
+    _Boot(groups, control).add_to(fmap)
 
     root = fmap.get_root()
     assert isinstance(root, Figure)
     localize(root)
+    _stable_names(root, definition.id)
     root.render()
     # Scripts go to the end of <body>: the header and side panel paint first, and the
     # layer data (requested by the boot script at the top of <head>) downloads meanwhile.
+    # Folium's inline <script> in the head only sets L_NO_TOUCH/L_DISABLE_3D to Leaflet's defaults:
+    # drop it, so the page runs no inline script (a Content-Security-Policy can forbid them).
     head = [c.render() for c in root.header._children.values() if not isinstance(c, JavascriptLink)]
+    head = [_INLINE_SCRIPT.sub("", h) for h in head]
     scripts = [c.render() for c in root.header._children.values() if isinstance(c, JavascriptLink)]
+    module = f'import {{ start }} from "{PLANVIEW_MAIN}";\n' + root.script.render()
     return MapPage(definition=definition, header="\n".join(head), scripts="\n".join(scripts),
-                   body=root.html.render(), script=root.script.render(), config=config,
+                   body=root.html.render(), script=module, config=config,
                    prefetch=script_json(prefetch_config(config, ZOOM_SNAP)))
 
 
+def _stable_names(root: Element, map_id: str) -> None:
+    """Give Folium's elements ids derived from the map id instead of random UUIDs, so every server
+    process builds the same page and the same /maps/{id}/map.js (the page and its module may be
+    served by different workers: the map <div> id must match the one the module looks for)."""
+    for i, element in enumerate(walk(root)):
+        element._id = hashlib.sha256(f"{map_id}/{i}".encode()).hexdigest()[:32]
+
+
 def prefetch_config(config: dict[str, Any], zoom_snap: float) -> dict[str, Any]:
-    """The little planview.prefetch needs to request the first view's data before Leaflet loads."""
+    """The little static/planview/boot.js needs to request the first view's data before Leaflet loads."""
     return {"bounds": config["map"]["bounds"], "min_zoom": config["map"]["min_zoom"],
             "max_zoom": config["map"]["max_zoom"], "zoom_snap": zoom_snap, "layout": PAGE_LAYOUT,
             "layers": [{"id": lc["id"], "url": lc["url"], "visible": lc["visible"]} for lc in config["layers"]]}
 
 
 @lru_cache(maxsize=4)
-def _read_boot(path: Path, mtime_ns: int) -> str:
-    text = path.read_text(encoding="utf-8")
-    if "</" in text or "<!--" in text:
-        raise ValueError(f"{path} is inlined in a <script> element and must not contain '</' or '<!--'")
-    return text
+def _modules(static_dir: Path, mtime_ns: int) -> tuple[str, ...]:
+    return tuple(sorted(f"{PLANVIEW_MODULES}/{p.name}" for p in (static_dir / "planview").glob("*.js")))
 
 
-def boot_script(static_dir: Path) -> str:
-    """static/planview-boot.js, inlined at the top of each map page (no extra request)."""
-    path = static_dir / "planview-boot.js"
-    return _read_boot(path, path.stat().st_mtime_ns)
+def module_urls(static_dir: Path) -> list[str]:
+    """The URLs of the page's ES modules, for ``<link rel="modulepreload">`` (no import waterfall)."""
+    folder = static_dir / "planview"
+    return list(_modules(static_dir, folder.stat().st_mtime_ns))
 
 
 def export_href(map_id: str, bbox: tuple[float, float, float, float] | list[float], layer_ids: list[str]) -> str:

@@ -1,0 +1,114 @@
+// data.js — owns loading layer data: /api/layers/{id}?zoom=N (simplified per zoom, gzip, ETag),
+// bbox-limited from zoom 11, cached per layer, re-fetched (debounced) on zoom/pan; draws it as L.geoJSON.
+import { BBOX_FROM_ZOOM, MAX_DATA_ZOOM, bucketFor, fetchOnce, layerUrl } from "./boot.js";
+import { escapeHtml } from "./escape.js";
+import { featureName } from "./format.js";
+import { addNotice, removeNotice } from "./notices.js";
+import { clampedBounds, emit, visibleIds } from "./state.js";
+import { pointStyle, styleFor } from "./style.js";
+
+const REFRESH_DELAY_MS = 250;
+const CACHE_PER_LAYER = 8;
+let refreshTimer = null;
+
+function bboxFor(map, bucket) {
+  if (bucket < BBOX_FROM_ZOOM) return null;
+  // the view padded by one view size each side, snapped outward to a grid so URLs repeat
+  const v = clampedBounds(map);
+  const w = v[2] - v[0], h = v[3] - v[1];
+  const grid = 360 / Math.pow(2, bucket - 1);
+  const snap = (x, up) => (up ? Math.ceil(x / grid) : Math.floor(x / grid)) * grid;
+  return [Math.max(-180, snap(v[0] - w, false)), Math.max(-90, snap(v[1] - h, false)),
+    Math.min(180, snap(v[2] + w, true)), Math.min(90, snap(v[3] + h, true))];
+}
+
+function covers(outer, inner) {
+  if (!outer) return true;
+  return outer[0] <= inner[0] && outer[1] <= inner[1] && outer[2] >= inner[2] && outer[3] >= inner[3];
+}
+
+export function needsLoad(ctx, st, bucket) {
+  if (st.failed && st.zoom < 0) return false;
+  if (st.zoom < 0) return true;
+  if (st.zoom < bucket && st.zoom < MAX_DATA_ZOOM) return true;
+  return !covers(st.bbox, clampedBounds(ctx.map));
+}
+
+function fetchLayer(st, bucket, bbox) {
+  const url = layerUrl(st.cfg.url, bucket, bbox);
+  if (st.cache[url]) return st.cache[url];
+  const p = fetchOnce(url).then((r) => {
+    if (!r.ok || !r.body) throw new Error((r.body && r.body.message) || "HTTP " + r.status);
+    return r.body;
+  });
+  st.cache[url] = p;
+  st.cacheKeys.push(url);
+  if (st.cacheKeys.length > CACHE_PER_LAYER) delete st.cache[st.cacheKeys.shift()];
+  p.catch(() => { delete st.cache[url]; });
+  return p;
+}
+
+/** Fetch and draw layer `id` for the current view; failures become a notice naming the layer. */
+export function load(ctx, id) {
+  const st = ctx.layers[id];
+  const bucket = bucketFor(ctx.map.getZoom());
+  const bbox = bboxFor(ctx.map, bucket);
+  const seq = ++st.seq;
+  st.loading = fetchLayer(st, bucket, bbox).then((data) => {
+    if (seq !== st.seq) return; // a newer request superseded this one
+    setData(ctx, st, data, bucket, bbox);
+    st.failed = false;
+    removeNotice(id);
+  }, (err) => {
+    if (seq !== st.seq) return;
+    st.failed = true;
+    addNotice(id, "图层「" + st.cfg.title + "」加载失败：" + (err && err.message ? err.message : err));
+  }).then(() => { if (seq === st.seq) st.loading = null; });
+  return st.loading;
+}
+
+function setData(ctx, st, data, bucket, bbox) {
+  const lc = st.cfg;
+  const geo = L.geoJSON(data, {
+    style: (f) => styleFor(lc, f.properties || {}, f.geometry && f.geometry.type),
+    pointToLayer: (f, latlng) => L.circleMarker(latlng, pointStyle(lc, f.properties || {})),
+    onEachFeature: (f, layer) => {
+      const props = f.properties || {};
+      layer.bindTooltip(escapeHtml(featureName(lc, props)), { sticky: true, direction: "top", className: "pv-tooltip" });
+      layer.on("click", (e) => {
+        L.DomEvent.stop(e);
+        emit(ctx, "featureclick", { id: lc.id, feature: f, layer, latlng: e.latlng });
+      });
+    }
+  });
+  if (st.geo) st.group.removeLayer(st.geo);
+  st.geo = geo;
+  st.data = data;
+  st.zoom = bucket;
+  st.bbox = bbox;
+  st.group.addLayer(geo);
+  emit(ctx, "layerdata", lc.id);
+}
+
+/** Load what the view needs now (finer geometry, or the area around a panned view). */
+export function refresh(ctx) {
+  const bucket = bucketFor(ctx.map.getZoom());
+  const jobs = [];
+  visibleIds(ctx).forEach((id) => {
+    const st = ctx.layers[id];
+    if (needsLoad(ctx, st, bucket)) jobs.push(load(ctx, id));
+    else if (st.loading) jobs.push(st.loading);
+  });
+  return Promise.all(jobs);
+}
+
+export function scheduleRefresh(ctx) {
+  if (refreshTimer) clearTimeout(refreshTimer);
+  refreshTimer = setTimeout(() => { refreshTimer = null; refresh(ctx); }, REFRESH_DELAY_MS);
+}
+
+export function ensureLoaded(ctx, id) {
+  const st = ctx.layers[id];
+  if (st.data) return Promise.resolve();
+  return st.loading || load(ctx, id);
+}
