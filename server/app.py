@@ -16,7 +16,7 @@ from starlette.responses import Response
 from starlette.types import Scope
 
 from layers.catalogue import Catalogue
-from server import api_layers, audit_api, errors, export_api, monitor_api, ogc, overlay_api, pages
+from server import api_layers, audit_api, errors, export_api, jobs, monitor_api, ogc, overlay_api, pages, plans_pages
 from server.auth import guard
 from server.auth import pages as auth_pages
 from server.auth.state import AuthState
@@ -62,9 +62,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ogc.router)
     app.include_router(overlay_api.router)
     app.include_router(export_api.router)
+    app.include_router(jobs.router)
     app.include_router(monitor_api.router)
     app.include_router(pages.router)
     app.include_router(auth_pages.router)
     app.include_router(audit_api.router)
+    app.include_router(plans_pages.router)
     app.mount("/static", CachedStaticFiles(directory=str(settings.static_dir)), name="static")
     return app

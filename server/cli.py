@@ -1,4 +1,4 @@
-"""The ``planview`` command line: serve, data build, layers check/replace, overlay, export."""
+"""The ``planview`` command line: serve, data build, layers check/replace, plans inventory, overlay, export."""
 
 from __future__ import annotations
 
@@ -68,6 +68,21 @@ def _layers_replace(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _plans_inventory(args: argparse.Namespace, settings: Settings) -> int:
+    from layers.inventory import load_inventory, mapping_rows
+
+    rows = mapping_rows(load_inventory(settings.data_dir))
+    shown = [r for r in rows if not r["feature"]] if args.missing else rows
+    for r in shown:
+        target = r["feature"] or f"未画: {r['unmapped_reason'] or '（缺少理由）'}"
+        print(f"{r['id']}\t{r['name']}\t{','.join(r['plans'])}\t{target}")
+    mapped = sum(1 for r in rows if r["feature"])
+    bad = [r for r in rows if not r["feature"] and not (r["unmapped_reason"] or "").strip()]
+    print(f"{len(rows)} entries: {mapped} mapped, {len(rows) - mapped} unmapped with a reason"
+          + (f", {len(bad)} WITHOUT feature or reason" if bad else ""))
+    return 1 if bad else 0
+
+
 def _overlay(args: argparse.Namespace, settings: Settings) -> int:
     from server.cli_overlay import run_overlay
 
@@ -99,6 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
     replace.add_argument("file")
     replace.add_argument("--key", help="field in FILE holding the layer's join key")
     replace.set_defaults(handler=_layers_replace)
+
+    plans = sub.add_parser("plans", help="the two plans' texts").add_subparsers(dest="plans_command", required=True)
+    inventory = plans.add_parser("inventory", help="every place the plans locate, and the feature that maps it")
+    inventory.add_argument("--missing", action="store_true", help="only entries without a feature")
+    inventory.set_defaults(handler=_plans_inventory)
 
     overlay = sub.add_parser("overlay", help="check project sites against the plan zones")
     overlay.add_argument("file")

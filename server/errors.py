@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from geo.errors import (
+    Busy,
     Conflict,
     DataError,
     Forbidden,
@@ -28,6 +29,7 @@ from geo.errors import (
     TooManyAttempts,
     UnsupportedFormat,
 )
+from server.jobs import ClientGone
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,7 @@ STATUS: dict[type[PlanviewError], int] = {
     InvalidInput: 400,
     DataError: 422,
     StorageError: 503,
+    Busy: 503,
     PlanviewError: 500,
 }
 
@@ -89,7 +92,7 @@ def response_for(request: Request, exc: PlanviewError) -> Response:
         return login_page(request, status=401, next_url=request.url.path
                           + (f"?{request.url.query}" if request.url.query else ""), notice=exc.message)
     response = _respond(request, status, exc.code, exc.message)
-    if isinstance(exc, TooManyAttempts):
+    if isinstance(exc, TooManyAttempts | Busy):
         response.headers["Retry-After"] = str(exc.retry_after)
     return response
 
@@ -100,6 +103,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(PlanviewError)
     async def _planview(request: Request, exc: PlanviewError) -> Response:
         return response_for(request, exc)
+
+    @app.exception_handler(ClientGone)
+    async def _gone(request: Request, exc: ClientGone) -> Response:
+        log.info("%s %s: client went away, job %s cancelled", request.method, request.url.path, exc)
+        return Response(status_code=499)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:

@@ -3,7 +3,8 @@
 Only HTTP translation: query parameters become :class:`layers.export.ExportOptions`,
 the bytes come back with their content type and a Chinese-safe file name
 (RFC 6266 / RFC 5987 ``filename*``). Rendering is blocking matplotlib work,
-so the handlers are plain ``def`` (run in the threadpool).
+so it runs in the job pool's worker processes (:mod:`layers.jobs`), never in
+the request threads that serve pages and layers.
 """
 
 from __future__ import annotations
@@ -15,11 +16,15 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from layers.catalogue import parse_bbox
-from layers.export import ExportOptions, export_map, load_overlay, parse_layer_ids
-from layers.report import render_report, short_name
-from server.auth import check_workspace, record
+from layers.export import Exported, ExportOptions, load_overlay, parse_layer_ids
+from layers.jobs.tasks import CatalogueRef, export_map_job, report_job
+from layers.maps import get_map
+from layers.report import short_name
+from server import jobs
+from server.auth import arecord, check_workspace
 from server.dependencies import CatalogueDep, MapsDep
 from server.overlay_api import get_store
 
@@ -40,7 +45,7 @@ def today() -> str:
 @router.get("/export", response_class=Response, responses={
     200: {"content": {"application/pdf": {}, "image/png": {}, "image/svg+xml": {}},
           "description": "the map sheet"}})
-def export(
+async def export(
     request: Request,
     catalogue: CatalogueDep,
     maps: MapsDep,
@@ -68,12 +73,15 @@ def export(
     sites = None
     if overlay:  # a workspace on the map: only one the caller may read (else 404), and the export is recorded
         store = get_store(request)
-        check_workspace(request, overlay, store)
-        sites = load_overlay(store, overlay)
-    result = export_map(catalogue, maps, map, options, overlay=sites)
+        await run_in_threadpool(check_workspace, request, overlay, store)
+        sites = await run_in_threadpool(load_overlay, store, overlay)
+    get_map(maps, map)  # unknown map -> 404 before any work
+    options.page()  # validate the paper/pixels here: a bad request never takes a worker
+    handle = jobs.submit(request, export_map_job, CatalogueRef.of(catalogue), map, options, sites, label="export")
+    result: Exported = await jobs.await_job(request, handle)
     if overlay:
-        record(request, "export", details={"workspace": overlay, "map": map, "format": options.format,
-                                           "sha256": hashlib.sha256(result.content).hexdigest()})
+        await arecord(request, "export", details={"workspace": overlay, "map": map, "format": options.format,
+                                                  "sha256": hashlib.sha256(result.content).hexdigest()})
     headers = {
         "Content-Disposition": content_disposition(result.filename, result.display_name),
         "Cache-Control": "no-store",
@@ -84,14 +92,15 @@ def export(
 
 @router.get("/overlay/{workspace_id}/report.pdf", response_class=Response,
             responses={200: {"content": {"application/pdf": {}}, "description": "the site-check report"}})
-def overlay_report(workspace_id: str, request: Request, catalogue: CatalogueDep, maps: MapsDep) -> Response:
+async def overlay_report(workspace_id: str, request: Request, catalogue: CatalogueDep) -> Response:
     """选址核查报告: overview map, file and CRS facts, one row per site, disclaimers (PDF)."""
     store = get_store(request)
-    check_workspace(request, workspace_id, store)
-    workspace = store.get(workspace_id)
-    pdf = render_report(catalogue, maps, workspace, date=today())
-    record(request, "report", details={"workspace": workspace_id, "file": workspace.filename,
-                                       "sha256": hashlib.sha256(pdf).hexdigest()})
+    await run_in_threadpool(check_workspace, request, workspace_id, store)
+    workspace = await run_in_threadpool(store.get, workspace_id)
+    handle = jobs.submit(request, report_job, CatalogueRef.of(catalogue), workspace, today(), label="report")
+    pdf: bytes = await jobs.await_job(request, handle)
+    await arecord(request, "report", details={"workspace": workspace_id, "file": workspace.filename,
+                                              "sha256": hashlib.sha256(pdf).hexdigest()})
     display = f"选址核查报告-{short_name(workspace.filename, 80)}.pdf"
     return Response(pdf, media_type="application/pdf", headers={
         "Content-Disposition": content_disposition(f"planview-report-{workspace.id}.pdf", display),

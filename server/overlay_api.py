@@ -2,8 +2,9 @@
 
 HTTP only: the upload is streamed and cut off at ``Settings.max_upload_mb``
 (413) before anything is parsed; reading, analysis and storage happen in
-:mod:`geo.readers`, :mod:`geo.overlay` and :mod:`layers.workspaces`, in a
-worker thread.
+:mod:`geo.readers`, :mod:`geo.overlay` and :mod:`layers.workspaces`: reading and
+analysis in a worker process of the job pool (:mod:`layers.jobs`), saving here
+once the worker is done and only if the client is still waiting.
 """
 
 from __future__ import annotations
@@ -25,9 +26,11 @@ from geo.errors import InvalidInput, NotFound, PlanviewError, TooLarge
 from geo.readers import ReadLimits
 from layers.accounts import EVERYONE, check_name
 from layers.catalogue import Catalogue
+from layers.jobs import JobHandle
+from layers.jobs.tasks import CatalogueRef, analyse_upload_job
 from layers.workspaces import Workspace, WorkspaceStore, open_store
 from layers.workspaces.formats import to_csv, to_geojson, to_geopackage
-from layers.workspaces.service import create_workspace
+from server import jobs
 from server.auth import CurrentUser, Right, arecord, check_workspace, current_principal, record
 from server.auth.state import auth_state
 from server.dependencies import CatalogueDep, SettingsDep
@@ -186,25 +189,40 @@ async def read_upload(request: Request, settings: Settings) -> Upload:
     return upload
 
 
-async def _process(request: Request, settings: Settings, catalogue: Catalogue) -> Workspace:
-    """Read, analyse and save an upload as the signed-in user's workspace; every attempt is audited."""
-    upload = await read_upload(request, settings)
+def _start_analysis(request: Request, upload: Upload, settings: Settings, catalogue: Catalogue) -> JobHandle:
+    """Queue reading + analysis of the upload in a worker; the server saves the result (unless cancelled)."""
     store = get_store(request)
     crs = upload.fields.get("crs") or None
     encoding = upload.fields.get("encoding") or None
     filename = (upload.filename or "upload").replace("\\", "/").rsplit("/", 1)[-1][:255]
+    meta: dict[str, Any] = {}
+    owner = current_principal(request).name
     details = {"file": filename, "sha256": hashlib.sha256(upload.data).hexdigest(), "bytes": len(upload.data),
                "crs": crs, "encoding": encoding}
+    request.state.upload_audit = details
+
+    def save(workspace: Workspace) -> Workspace:
+        workspace.owner = owner  # the signed-in planner's
+        store.save(workspace)
+        meta.update(workspace=workspace.id, result=f"/api/overlay/{workspace.id}", page=f"/overlay/{workspace.id}")
+        record(request, "upload", details={**details, "workspace": workspace.id, "sites": len(workspace.sites)})
+        return workspace
+
+    handle = jobs.submit(request, analyse_upload_job, CatalogueRef.of(catalogue), bytes(upload.data), filename, crs,
+                         encoding, limits_from(settings), label="upload", finish=save)
+    handle.meta = meta
+    return handle
+
+
+async def _process(request: Request, settings: Settings, catalogue: Catalogue) -> Workspace:
+    """Read, analyse and save an upload as the signed-in user's workspace; a refused upload is audited too."""
+    upload = await read_upload(request, settings)
+    handle = _start_analysis(request, upload, settings, catalogue)
     try:
-        workspace = await run_in_threadpool(create_workspace, store, bytes(upload.data), filename, catalogue, crs=crs,
-                                            encoding=encoding, limits=limits_from(settings),
-                                            owner=current_principal(request).name)
+        return await jobs.await_job(request, handle)  # type: ignore[no-any-return]
     except PlanviewError as exc:
-        await arecord(request, "upload", details=details, outcome=f"failed: {exc.code}")
+        await arecord(request, "upload", details=request.state.upload_audit, outcome=f"failed: {exc.code}")
         raise
-    await arecord(request, "upload", details={**details, "workspace": workspace.id,
-                                              "sites": len(workspace.sites)})
-    return workspace
 
 
 # ---------------------------------------------------------------- API
@@ -212,7 +230,14 @@ async def _process(request: Request, settings: Settings, catalogue: Catalogue) -
 
 @router.post("/api/overlay", status_code=201)
 async def post_overlay(request: Request, settings: SettingsDep, catalogue: CatalogueDep) -> Response:
-    """Upload a file of sites (multipart ``file``, optional ``crs``, ``encoding``) -> the saved report."""
+    """Upload a file of sites (multipart ``file``, optional ``crs``, ``encoding``) -> the saved report (201).
+
+    With ``Prefer: respond-async`` (or ``?async=1``) the answer is 202 at once, with ``/api/jobs/{id}``
+    to poll; when that job is done its ``result`` names the saved workspace.
+    """
+    if jobs.wants_async(request):
+        upload = await read_upload(request, settings)
+        return jobs.accepted(_start_analysis(request, upload, settings, catalogue))
     workspace = await _process(request, settings, catalogue)
     return Response(dumps(workspace.report), status_code=201, media_type="application/json",
                     headers={"Location": f"/api/overlay/{workspace.id}"})
@@ -232,7 +257,7 @@ def get_overlay(ref: str, request: Request) -> Response:
     ``{id}.gpkg`` (GeoPackage 1.2, one layer per geometry type)."""
     ws_id, _, ext = ref.partition(".")
     store = get_store(request)
-    if ext in ("", "json", "csv", "geojson"):
+    if ext in ("", "json", "csv", "geojson", "gpkg"):
         check_workspace(request, ws_id, store)
         record(request, "read" if ext in ("", "json") else "export", details={"workspace": ws_id,
                                                                               "format": ext or "json"})

@@ -259,3 +259,16 @@ def test_catalogue_page_and_404_render_offline(probe: PageProbe) -> None:
     page.wait_for_selector(".pv-cards")
     # the 404 response itself is logged by the browser; nothing else may fail
     assert [e for e in probe.errors if "404" not in e] == [] and probe.outside == []
+
+
+def test_host_sites_show_their_uncertainty_ring_badge_and_legend(probe: PageProbe) -> None:
+    """A site the plan places only in its district: marker at the seat, a dashed ring, "仅知所在区域"."""
+    page = probe.open("/maps/chongqing?feature=cq-sites/cq-blockchain-base")
+    popup = page.locator(".leaflet-popup-content")
+    popup.wait_for()
+    text = popup.inner_text()
+    assert "国家区块链产业创新示范基地" in text and "仅知所在区域" in text and "定位依据" in text
+    rings = page.locator("path.pv-uncertainty-ring")
+    assert rings.count() >= 5  # one per located/host point of cq-sites loaded for the view
+    assert page.locator(".pv-legend-placed").is_visible()
+    assert probe.errors == [] and probe.outside == [], probe.errors

@@ -18,11 +18,12 @@ from matplotlib.axes import Axes
 from matplotlib.collections import LineCollection, PathCollection
 from matplotlib.colors import to_rgba
 from matplotlib.font_manager import FontProperties
+from matplotlib.patches import Circle
 from matplotlib.text import Text
 from matplotlib.transforms import Bbox as MplBbox
 from matplotlib.transforms import ScaledTranslation
 
-from geo.printmap.furniture import Measure
+from geo.printmap.furniture import Measure, printable
 from geo.printmap.geometry import line_paths, point_xy, polygon_path
 from geo.printmap.spec import MM_PER_INCH, PrintLayer, Symbol
 
@@ -105,6 +106,7 @@ def draw_layer(ax: Axes, layer: PrintLayer, prepared: gpd.GeoDataFrame, colors: 
     keys = feature_fills(layer, prepared)
     schematic = (prepared["precision"].astype(str).eq("schematic").tolist()
                  if "precision" in prepared.columns else [False] * len(prepared))
+    _draw_uncertainty_rings(ax, prepared, keys, colors, zorder)
     groups: dict[tuple[str, bool, str], list[shapely.Geometry]] = {}
     for geom, key, sch in zip(prepared.geometry.values, keys, schematic, strict=True):
         for part_kind, part in _split_kinds(geom):
@@ -132,6 +134,22 @@ def draw_layer(ax: Axes, layer: PrintLayer, prepared: gpd.GeoDataFrame, colors: 
                        linewidths=max(0.5, look.linewidth * 0.6), linestyles=[look.linestyle], zorder=z,
                        marker="o")
     return set(groups)
+
+
+PLACED = ("located", "host")  # points placed from a cited point or only to a host unit
+
+
+def _draw_uncertainty_rings(ax: Axes, prepared: gpd.GeoDataFrame, keys: list[str], colors: dict[str, str],
+                            zorder: float) -> None:
+    """A dashed circle of radius ``uncertainty_m`` round each located/host point (the frame is in metres)."""
+    if "precision" not in prepared.columns or "uncertainty_m" not in prepared.columns:
+        return
+    for geom, key, precision, radius in zip(prepared.geometry.values, keys, prepared["precision"].astype(str),
+                                            prepared["uncertainty_m"], strict=True):
+        if precision not in PLACED or geom is None or geom.geom_type != "Point" or not radius or radius != radius:
+            continue
+        ax.add_patch(Circle((geom.x, geom.y), float(radius), fill=False, edgecolor=to_rgba(colors[key], 0.6),
+                            linewidth=0.4, linestyle=SCHEMATIC_DASH, zorder=zorder))
 
 
 def _split_kinds(geom: shapely.Geometry) -> Iterable[tuple[str, shapely.Geometry]]:
@@ -247,7 +265,8 @@ def place_labels(ax: Axes, requests: Sequence[LabelRequest], font: FontPropertie
             shift = ScaledTranslation(offset[0] / 72.0, offset[1] / 72.0, ax.figure.dpi_scale_trans)
             # A light backing box keeps the label legible on any fill and, unlike a path-effect halo
             # (which turns text into outlines), leaves it real, selectable text in PDF and SVG.
-            text = ax.text(req.x, req.y, req.text, transform=ax.transData + shift, ha=ha, va=va,
+            fname = props.get_file()
+            text = ax.text(req.x, req.y, printable(req.text, str(fname) if fname else None), transform=ax.transData + shift, ha=ha, va=va,
                            fontproperties=props, color="#1a1a1a", zorder=50, parse_math=False, clip_on=False,
                            bbox=LABEL_BACKING)
             placed.append(text)

@@ -65,6 +65,9 @@ RIGHTS: dict[str, Right] = {
     "GET /ogc/collections/{collection_id}/schema":     Right.PUBLIC_READ,
     "GET /maps/{map_id}/map.js":                       Right.PUBLIC_READ,
     "GET /monitor/{plan}":                             Right.PUBLIC_READ,
+    "GET /plans/{plan_id}":                            Right.PUBLIC_READ,
+    "GET /api/search":                                 Right.PUBLIC_READ,
+    "GET /api/mentions/{layer_id}/{feature_id}":       Right.PUBLIC_READ,
     "GET /api/indicators/{plan}/template.{fmt}":       Right.PUBLIC_READ,
     "GET /openapi.json":                               Right.PUBLIC_READ,
     "GET /docs":                                       Right.PUBLIC_READ,
@@ -73,6 +76,7 @@ RIGHTS: dict[str, Right] = {
     # ---- signed in: export maps, read workspaces one may see, one's own account and tokens
     "GET /api/export":                                 Right.VIEW,
     "GET /api/overlay":                                Right.VIEW,
+    "GET /api/jobs/{job_id}":                          Right.VIEW,
     "GET /api/overlay/{ref}":                          Right.VIEW,
     "GET /api/overlay/{workspace_id}/report.pdf":      Right.VIEW,
     "GET /overlay":                                    Right.VIEW,

@@ -5,7 +5,7 @@ import { escapeHtml } from "./escape.js";
 import { featureName } from "./format.js";
 import { addNotice, removeNotice } from "./notices.js";
 import { clampedBounds, emit, visibleIds } from "./state.js";
-import { pointStyle, styleFor } from "./style.js";
+import { pointStyle, styleFor, uncertaintyRing } from "./style.js";
 
 const REFRESH_DELAY_MS = 250;
 const CACHE_PER_LAYER = 8;
@@ -71,7 +71,16 @@ function setData(ctx, st, data, bucket, bbox) {
   const lc = st.cfg;
   const geo = L.geoJSON(data, {
     style: (f) => styleFor(lc, f.properties || {}, f.geometry && f.geometry.type),
-    pointToLayer: (f, latlng) => L.circleMarker(latlng, pointStyle(lc, f.properties || {})),
+    pointToLayer: (f, latlng) => {
+      const props = f.properties || {};
+      const marker = L.circleMarker(latlng, pointStyle(lc, props));
+      const ring = uncertaintyRing(lc, props, latlng);
+      if (!ring) return marker;
+      // located/host: the marker and, as far as the evidence goes, where the site may be
+      const group = L.featureGroup([ring, marker]);
+      group.setStyle = (st) => { marker.setStyle(st); return group; }; // restyling leaves the ring as it is
+      return group;
+    },
     onEachFeature: (f, layer) => {
       const props = f.properties || {};
       layer.bindTooltip(escapeHtml(featureName(lc, props)), { sticky: true, direction: "top", className: "pv-tooltip" });

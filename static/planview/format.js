@@ -55,14 +55,34 @@ export function isSchematic(props) {
   return !!props && props.precision === "schematic";
 }
 
+// located: a point from a cited source; host: the plan names only the unit it is in
+const PLACED_LABEL = { located: "引据点位", host: "仅知所在区域" };
+const PLACED_TITLE = { located: "位置取自所引地名点，见定位依据", host: "规划只写所在区域，标记在该区域驻地，圈为不确定范围" };
+
+/** "located" or "host" for a feature placed only that precisely, else null. */
+export function placedKind(props) {
+  return props && Object.prototype.hasOwnProperty.call(PLACED_LABEL, props.precision) ? props.precision : null;
+}
+
+const featureExtras = [];
+
+/** Let another module add a section to every feature card: fn(lc, props, full) -> escaped HTML or "". */
+export function addFeatureExtra(fn) {
+  featureExtras.push(fn);
+}
+
 /** The popup / side-panel body for one feature: attributes, quote, citation, provenance. */
 export function featureHtml(lc, props, full) {
   let html = '<div class="pv-feature-card">';
   html += '<div class="pv-card-layer">' + escapeHtml(lc.title) + "</div>";
   html += '<h3 class="pv-card-title">' + escapeHtml(featureName(lc, props)) + "</h3>";
+  const placed = placedKind(props);
   if (isSchematic(props)) {
     html += '<span class="pv-badge pv-badge-schematic" title="规划未给出边界，位置与范围为示意">' +
       SCHEMATIC_LABEL + "</span>";
+  } else if (placed) {
+    html += '<span class="pv-badge pv-badge-schematic pv-badge-' + placed + '" title="' + PLACED_TITLE[placed] + '">' +
+      PLACED_LABEL[placed] + "</span>";
   }
   let rows = "";
   const fields = lc.popup_fields || {};
@@ -79,12 +99,13 @@ export function featureHtml(lc, props, full) {
   if (!isBlank(props.source)) {
     html += '<p class="pv-cite">' + escapeHtml(fields.source || "出处") + "：" + escapeHtml(props.source) + "</p>";
   }
-  if (isSchematic(props)) {
+  if (isSchematic(props) || placed) {
     const basis = isBlank(props.placement_basis) ? "" : escapeHtml(props.placement_basis);
     const unc = isBlank(props.uncertainty_m) ? "" : "（位置不确定度约 ±" + escapeHtml(props.uncertainty_m) + " 米）";
-    html += '<p class="pv-placement">示意依据：' + basis + unc + "</p>";
+    html += '<p class="pv-placement">' + (placed ? "定位依据：" : "示意依据：") + basis + unc + "</p>";
   } else if (full && !isBlank(props.geometry_source || lc.geometry_source)) {
     html += '<p class="pv-placement">边界来源：' + escapeHtml(props.geometry_source || lc.geometry_source) + "</p>";
   }
+  featureExtras.forEach((fn) => { html += fn(lc, props, full) || ""; });
   return html + "</div>";
 }

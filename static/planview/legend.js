@@ -31,6 +31,12 @@ function schematicNote() {
   return note;
 }
 
+function placedNote() {
+  const note = document.createElement("div");
+  legendRow(note, "point", "#777777", "#777777", true, "引据点位／仅知所在区域：虚线圈为位置不确定范围（host 为所在区域驻地）");
+  return note;
+}
+
 /** Add the legend to the map; it follows layer visibility from then on. */
 export function buildLegend(ctx) {
   const { map, layers, order } = ctx;
@@ -67,6 +73,10 @@ export function buildLegend(ctx) {
     const schematicRow = schematicNote();
     schematicRow.classList.add("pv-legend-schematic");
     div.appendChild(schematicRow);
+    // and one for points placed from a cited point (located) or only to their host unit (host)
+    const placedRow = placedNote();
+    placedRow.classList.add("pv-legend-placed");
+    div.appendChild(placedRow);
     order.slice().reverse().forEach((id) => {
       const lc = layers[id].cfg;
       const kinds = lc.geometry_kinds || [];
@@ -97,14 +107,17 @@ export function buildLegend(ctx) {
 
   function sync() {
     if (!legendEl) return;
-    let any = false, schematic = false;
+    let any = false, schematic = false, placed = false;
     legendEl.querySelectorAll(".pv-legend-section").forEach((sec) => {
       const st = layers[sec.getAttribute("data-layer")];
       sec.hidden = !(st && map.hasLayer(st.group));
       any = any || !sec.hidden;
       schematic = schematic || (!sec.hidden && !!(st.cfg.precision_mix || {}).schematic);
+      const mix = st.cfg.precision_mix || {};
+      placed = placed || (!sec.hidden && !!(mix.located || mix.host));
     });
     legendEl.querySelector(".pv-legend-schematic").hidden = !schematic;
+    legendEl.querySelector(".pv-legend-placed").hidden = !placed;
     legendEl.hidden = !any;
   }
 

@@ -11,8 +11,9 @@ import { buildLegend } from "./legend.js";
 import { addNotice } from "./notices.js";
 import { loadIndicators, selectById, wirePanel } from "./panel.js";
 import { applyInitialView, scheduleLinks, wireLinks } from "./permalink.js";
-import { wireSearch } from "./search.js";
+import { focusFeature, wirePlanText } from "./plantext.js";
 import { createState, emit, idOfGroup, visibleIds } from "./state.js";
+import { restyle } from "./style.js";
 
 const planview = (window.planview = window.planview || {});
 planview.ready = false;
@@ -52,7 +53,6 @@ export function start(map, groups, layerControl) {
 
   wirePanel(ctx);
   buildLegend(ctx);
-  wireSearch(ctx);
   wireLinks(ctx);
   scheduleLinks(ctx);
 
@@ -66,6 +66,9 @@ export function start(map, groups, layerControl) {
     document.documentElement.setAttribute("data-planview-ready", "1");
     document.dispatchEvent(new CustomEvent("planview:ready"));
   });
+  // Plan clauses for features, search of places and plan text, ?feature=layer/id.
+  planview.focusedFromUrl = wirePlanText(ctx, planview.whenReady);
+  planview.focus = (id, fid) => focusFeature(ctx, id, fid);
   // The side panel's table waits until the map is drawn: the map comes first.
   planview.indicatorsLoaded = planview.whenReady.then(() => loadIndicators(cfg));
 
@@ -83,5 +86,6 @@ export function start(map, groups, layerControl) {
   planview.refresh = () => refresh(ctx);
   planview.select = (id, fid) => selectById(ctx, id, fid);
   planview.permalink = () => window.location.href;
+  planview.restyle = () => restyle(ctx);
   return ctx;
 }

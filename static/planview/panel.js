@@ -3,7 +3,7 @@
 import { escapeHtml } from "./escape.js";
 import { featureHtml, featureName, isBlank } from "./format.js";
 import { geometryContains } from "./geometry.js";
-import { on, visibleIds } from "./state.js";
+import { emit, on, visibleIds } from "./state.js";
 
 function findFeatureLayer(ctx, id, fid) {
   const st = ctx.layers[id];
@@ -75,6 +75,7 @@ export function showHit(ctx, hits, index, latlng) {
   if (!map.hasLayer(popup)) popup.openOn(map);
   else popup.update();
   select(ctx, hit.id, hit.feature);
+  emit(ctx, "popup", { id: hit.id, feature: hit.feature, element: el }); // plantext.js adds the plan clauses
 }
 
 export function select(ctx, id, feature) {
@@ -82,6 +83,7 @@ export function select(ctx, id, feature) {
   highlight(ctx, id, feature.id);
   const body = document.getElementById("pv-feature-body");
   if (body) body.innerHTML = featureHtml(ctx.layers[id].cfg, feature.properties || {}, true);
+  emit(ctx, "select", { id, feature, element: body });
 }
 
 /** Select feature `fid` of layer `id` if loaded; true when found. */

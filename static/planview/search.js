@@ -24,7 +24,8 @@ function searchIndex(ctx, query) {
   return out;
 }
 
-function goTo(ctx, hit) {
+/** Zoom to a hit ({id, feature}) and open its popup (also used by plantext.js). */
+export function goTo(ctx, hit) {
   const { map } = ctx;
   const st = ctx.layers[hit.id];
   if (!map.hasLayer(st.group)) map.addLayer(st.group);
