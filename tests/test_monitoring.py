@@ -346,11 +346,13 @@ def test_dashboard_draws_charts_offline_on_desktop_and_phone(monitor_server: tup
         page.close()
 
 
-def test_map_shows_status_in_side_panel_popup_and_colouring(monitor_server: str, browser: object) -> None:
+def test_map_shows_status_in_side_panel_popup_and_colouring(monitor_server: tuple[str, dict[str, str]],
+                                                           browser: object) -> None:
     import httpx
 
+    monitor_server, auth = monitor_server  # type: ignore[assignment]
     r = httpx.post(f"{monitor_server}/api/indicators/chongqing/values", json=[
-        {"indicator": "chongqing.3", "year": 2022, "value": 7.0, "source": "2022年科技经费投入统计公报"}])
+        {"indicator": "chongqing.3", "year": 2022, "value": 7.0, "source": "2022年科技经费投入统计公报"}], headers=auth)
     assert r.status_code == 200, r.text
     page = browser.new_page(viewport={"width": 1280, "height": 850})  # type: ignore[attr-defined]
     errors: list[str] = []
