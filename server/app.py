@@ -16,7 +16,10 @@ from starlette.responses import Response
 from starlette.types import Scope
 
 from layers.catalogue import Catalogue
-from server import api_layers, audit_api, errors, export_api, jobs, monitor_api, ogc, overlay_api, pages, plans_pages
+from layers.store import open_layer_store
+from layers.store.registry import StoredLayers
+from server import (api_layers, audit_api, basemap_tiles, errors, export_api, jobs, monitor_api, ogc, overlay_api, pages,
+                    plans_pages, tiles)
 from server.auth import guard
 from server.auth import pages as auth_pages
 from server.auth.state import AuthState
@@ -51,6 +54,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for layer_id, reason in app.state.catalogue.failed.items():
         log.error("layer %s unavailable: %s", layer_id, reason)
     app.state.auth = AuthState(settings)  # accounts, audit trail, sessions; stores open on first use
+    # Stored (imported) layers: only their manifests are read here; features are read by area on request.
+    app.state.stored_layers = StoredLayers(open_layer_store(gpkg_path=settings.layer_store_gpkg,
+                                                            database_url=settings.database_url,
+                                                            schema=settings.layer_store_schema))
     templates = Jinja2Templates(directory=str(TEMPLATES_DIR),  # autoescape on for .html
                                 context_processors=[auth_pages.template_context])
     app.state.templates = templates
@@ -59,6 +66,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     guard.install(app)  # every route's right, from server/auth/rights.py, checked before it runs
     app.include_router(api_layers.router)
+    app.include_router(tiles.router)
+    app.include_router(tiles.ogc_router)
     app.include_router(ogc.router)
     app.include_router(overlay_api.router)
     app.include_router(export_api.router)
@@ -67,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(auth_pages.router)
     app.include_router(audit_api.router)
+    app.include_router(basemap_tiles.router)
     app.include_router(plans_pages.router)
     app.mount("/static", CachedStaticFiles(directory=str(settings.static_dir)), name="static")
     return app

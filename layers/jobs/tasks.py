@@ -17,6 +17,7 @@ from geo.readers import ReadLimits
 from layers.catalogue import Catalogue
 from layers.export import Exported, ExportOptions, Overlay, export_map
 from layers.maps import MapDefinition, load_maps
+from layers.store import StoreRef
 from layers.workspaces import Workspace
 
 
@@ -49,12 +50,19 @@ def load(ref: CatalogueRef) -> tuple[Catalogue, dict[str, MapDefinition]]:
 
 
 def analyse_upload_job(ref: CatalogueRef, data: bytes, filename: str, crs: str | None, encoding: str | None,
-                       limits: ReadLimits) -> Workspace:
-    """Read and analyse an upload into an unsaved workspace (saving happens in the server, if still wanted)."""
+                       limits: ReadLimits, store: StoreRef | None = None) -> Workspace:
+    """Read and analyse an upload into an unsaved workspace (saving happens in the server, if still wanted).
+
+    With ``store``, the upload is also checked against the store's control layers (合规性审查)."""
+    from layers.compliance import control_sources
     from layers.workspaces.service import analyse_upload
 
     catalogue, _ = load(ref)
-    return analyse_upload(data, filename, catalogue, crs=crs, encoding=encoding, limits=limits)
+    control = []
+    if store is not None:
+        opened = store.open()
+        control = control_sources(opened, opened.layers())
+    return analyse_upload(data, filename, catalogue, crs=crs, encoding=encoding, limits=limits, control=control)
 
 
 def export_map_job(ref: CatalogueRef, map_id: str, options: ExportOptions, overlay: Overlay | None) -> Exported:

@@ -67,6 +67,15 @@ RIGHTS: dict[str, Right] = {
     "GET /monitor/{plan}":                             Right.PUBLIC_READ,
     "GET /plans/{plan_id}":                            Right.PUBLIC_READ,
     "GET /api/search":                                 Right.PUBLIC_READ,
+    # vector tiles, tiled features' attributes and OGC API – Tiles metadata (#12)
+    "GET /tiles/{layer_id}/{z}/{x}/{y}.mvt":           Right.PUBLIC_READ,
+    "GET /api/layers/{layer_id}/features/{feature_id}": Right.PUBLIC_READ,
+    "GET /ogc/tileMatrixSets":                         Right.PUBLIC_READ,
+    "GET /ogc/tileMatrixSets/WebMercatorQuad":         Right.PUBLIC_READ,
+    "GET /ogc/collections/{collection_id}/tiles":      Right.PUBLIC_READ,
+    "GET /ogc/collections/{collection_id}/tiles/WebMercatorQuad": Right.PUBLIC_READ,
+    # the operator's offline basemap tiles (#10)
+    "GET /basemap/{name}/{z}/{x}/{y}":                 Right.PUBLIC_READ,
     "GET /api/mentions/{layer_id}/{feature_id}":       Right.PUBLIC_READ,
     "GET /api/indicators/{plan}/template.{fmt}":       Right.PUBLIC_READ,
     "GET /openapi.json":                               Right.PUBLIC_READ,
