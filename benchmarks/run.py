@@ -12,7 +12,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHMARKS = ("benchmarks.maps", "benchmarks.overlay", "benchmarks.export")
+BENCHMARKS = ("benchmarks.maps", "benchmarks.overlay", "benchmarks.export", "benchmarks.scale")
 
 
 def main() -> int:

@@ -85,9 +85,18 @@ def resolve(text: str | None, parameter: str = "crs") -> OfferedCrs:
 
 
 @lru_cache(maxsize=32)
-def _transformer(src: str, dst: str) -> Transformer:
-    table = offered()
-    return Transformer.from_crs(table[src].crs, table[dst].crs, always_xy=True)
+def _transformer(uri: str, *, inverse: bool = False) -> Transformer:
+    """Lon/lat on the CRS's own datum to the CRS (or back), x = east, y = north.
+
+    Stored coordinates are WGS84 = CGCS2000 to a few centimetres (see
+    :mod:`geo.crs`), so they are taken as lon/lat on the target's own datum.
+    Asking PROJ for a WGS84→CGCS2000 datum change instead costs ~10 s per
+    transformer to find only a null 'ballpark' shift.
+    """
+    crs = offered()[uri].crs
+    geographic = crs.geodetic_crs or crs
+    src, dst = (crs, geographic) if inverse else (geographic, crs)
+    return Transformer.from_crs(src, dst, always_xy=True)
 
 
 def _swap(geom: Any) -> Any:
@@ -98,7 +107,7 @@ def geometries_to(geoms: list[Any], target: OfferedCrs) -> list[Any]:
     """CRS84 lon/lat geometries in ``target``, coordinates in its authority axis order."""
     if target.is_crs84:
         return geoms
-    tr = _transformer(CRS84_URI, target.uri)
+    tr = _transformer(target.uri)
 
     def project(xy: np.ndarray) -> np.ndarray:
         x, y = tr.transform(xy[:, 0], xy[:, 1])
@@ -120,7 +129,7 @@ def bbox_to_crs84(bbox: tuple[float, float, float, float], source: OfferedCrs) -
         return (x0, y0, x1, y1)
     if x0 > x1 or y0 > y1:
         raise InvalidInput(f"bbox 最小值大于最大值 / bbox min greater than max: {bbox}")
-    lon0, lat0, lon1, lat1 = _transformer(source.uri, CRS84_URI).transform_bounds(x0, y0, x1, y1, densify_pts=21)
+    lon0, lat0, lon1, lat1 = _transformer(source.uri, inverse=True).transform_bounds(x0, y0, x1, y1, densify_pts=21)
     if not all(np.isfinite([lon0, lat0, lon1, lat1])):
         raise InvalidInput(f"bbox 超出该坐标系的有效范围 / bbox outside the area of use of {source.uri}")
     return (float(lon0), float(lat0), float(lon1), float(lat1))

@@ -60,3 +60,19 @@ class StorageError(PlanviewError):
     """The workspace store failed; nothing was half-written."""
 
     code = "storage_error"
+
+
+class Busy(PlanviewError):
+    """The server has no room for more heavy work now (job queue full); the caller should retry later."""
+
+    code = "busy"
+
+    def __init__(self, message: str, *, detail: str | None = None, retry_after: int = 5) -> None:
+        super().__init__(message, detail=detail)
+        self.retry_after = retry_after
+
+
+class JobLimitExceeded(TooLarge):
+    """A job passed its time or memory limit and was stopped; the message says what to simplify."""
+
+    code = "job_limit"

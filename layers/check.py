@@ -22,6 +22,7 @@ from layers.gazetteer import Place, cited_ids, load_gazetteer
 from layers.inventory import inventory_path, inventory_problems, load_inventory
 from layers.manifest import PRECISIONS
 from layers.maps import load_maps
+from layers.plannotes import check_notes
 from layers.sites import host_unit, radius_m
 from layers.tables import load_indicator_table
 
@@ -191,6 +192,8 @@ def check_all(data_dir: Path, build_dir: Path, plans_dir: Path) -> list[str]:
                 problems.append(f"layer {layer.id}: indicator table {table!r} for {key!r} does not exist")
     problems += _indicator_problems(data_dir, plans_dir)
     problems += inventory_check(data_dir, plans_dir, layers)
+    problems += check_notes(data_dir / "plans", plans_dir, {(layer.id, str(k)) for layer in layers.values()
+                                        for k in layer.features[layer.manifest.key]})
     try:
         for definition in load_maps(data_dir).values():
             for ml in definition.layers:

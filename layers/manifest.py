@@ -23,8 +23,13 @@ Precision = Literal["official", "schematic", "located", "host", "mixed"]
 PRECISIONS = ("official", "schematic", "located", "host")
 # base: administrative geography the plans are laid over (counties, regions);
 # plan: the zones and sites the plans name (overlay checks uploads against these);
-# reference: context from a dataset (e.g. township seats, rivers), cited by dataset, not by plan.
-Role = Literal["base", "plan", "reference"]
+# reference: context from a dataset (e.g. township seats, rivers), cited by dataset, not by plan;
+# control: an authoritative control layer (三区三线, 国土空间规划 land use) that every site check
+# is measured against (合规性审查), imported into the layer store with ``planview layers import``.
+Role = Literal["base", "plan", "reference", "control"]
+# What a control class means for building on it: forbid = a conflict (永久基本农田, 生态保护红线),
+# restrict = a note (e.g. 一般农用地), allow = nothing to say (城镇开发边界).
+Effect = Literal["forbid", "restrict", "allow"]
 
 
 class _Strict(BaseModel):
@@ -45,10 +50,12 @@ class GeometrySpec(_Strict):
     dissolve: DissolveSpec | None = None
     sites: str | None = None  # sites.yaml: located points and host-unit placements (layers/sites.py)
     rivers: str | None = None  # rivers.yaml: river lines selected from a pinned dataset (layers/rivers.py)
+    # a table in the layer store (large imported layers, read lazily and by area)
+    store: str | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> GeometrySpec:
-        kinds = ("file", "schematic", "dataset", "dissolve", "sites", "rivers")
+        kinds = ("file", "schematic", "dataset", "dissolve", "sites", "rivers", "store")
         given = [k for k in kinds if getattr(self, k) is not None]
         if len(given) != 1:
             raise ValueError(f"give exactly one of {'/'.join(kinds)}, got {given or 'none'}")
@@ -77,6 +84,39 @@ class Legend(_Strict):
     categories: list[LegendCategory] = Field(default_factory=list)
 
 
+class LabelSpec(_Strict):
+    """Permanent names on the map: which field, from/to which zoom, and who wins when labels collide.
+
+    The page places labels by ``priority`` (higher first, then larger features first) and drops
+    any that would overlap one already placed, so a label appears at every zoom where it fits.
+    """
+
+    field: str | None = None  # default: the layer's label_field
+    min_zoom: float = Field(default=0, ge=0, le=22)
+    max_zoom: float = Field(default=22, ge=0, le=22)
+    priority: int = 50
+    size: float = Field(default=13, ge=8, le=24)  # CSS px
+    color: str = "#1f2933"
+    halo: str = "#ffffff"
+
+
+class ControlClass(_Strict):
+    """What one class of a control layer means for a site on it (data, not code)."""
+
+    effect: Effect = "allow"
+    note: str = ""
+
+
+class ControlSpec(_Strict):
+    """How a ``control`` layer takes part in every site check: which field holds the class and what each means."""
+
+    class_field: str
+    classes: dict[str, ControlClass] = Field(default_factory=dict)
+
+    def effect_of(self, value: object) -> ControlClass:
+        return self.classes.get(str(value), ControlClass())
+
+
 class LayerManifest(_Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     title: str
@@ -94,7 +134,11 @@ class LayerManifest(_Strict):
     popup_fields: dict[str, str] = Field(default_factory=dict)
     style: Style = Field(default_factory=Style)
     legend: Legend | None = None
+    label: LabelSpec | None = None
     indicators: dict[str, str] = Field(default_factory=dict)
+    control: ControlSpec | None = None
+    # where an imported layer came from: source file name, sha256, CRS, importer version
+    provenance: dict[str, Any] = Field(default_factory=dict)
 
     def color_for(self, props: dict[str, Any]) -> str:
         """Fill colour of a feature: its legend category's, else the layer's."""

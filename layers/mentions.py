@@ -23,6 +23,7 @@ import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -201,8 +202,15 @@ def read_inventory(plans_dir: Path) -> list[dict[str, Any]]:
     path = plans_dir / INVENTORY_FILE
     if not path.exists():
         return []
+    return _read_inventory(path, path.stat().st_mtime_ns)
+
+
+@lru_cache(maxsize=4)
+def _read_inventory(path: Path, mtime_ns: int) -> list[dict[str, Any]]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        # libyaml's loader when present: the inventory is large, the pure-Python parser takes seconds
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506 - a safe loader
     except (OSError, yaml.YAMLError) as exc:
         log.error("inventory %s unreadable: %s", path, exc)
         return []
@@ -212,7 +220,7 @@ def read_inventory(plans_dir: Path) -> list[dict[str, Any]]:
 
 
 def _inventory_features(entry: dict[str, Any]) -> list[tuple[str, str]]:
-    """The features an inventory entry says map it: ``feature: layer/id`` (or a list, or {layer, id})."""
+    """The features an inventory entry says map it: ``feature: {layer, key}`` (or ``layer/id``, or a list)."""
     out: list[tuple[str, str]] = []
     raw = entry.get("features", entry.get("feature"))
     items = raw if isinstance(raw, list) else [raw]
@@ -220,8 +228,10 @@ def _inventory_features(entry: dict[str, Any]) -> list[tuple[str, str]]:
         if isinstance(item, str) and "/" in item:
             layer, fid = item.split("/", 1)
             out.append((layer, fid))
-        elif isinstance(item, dict) and item.get("layer") and item.get("id") is not None:
-            out.append((str(item["layer"]), str(item["id"])))
+        elif isinstance(item, dict) and item.get("layer"):
+            key = item.get("key", item.get("id"))
+            if key is not None:
+                out.append((str(item["layer"]), str(key)))
     return out
 
 
@@ -238,6 +248,15 @@ def build_index(catalogue: Catalogue, maps: dict[str, MapDefinition], plans: dic
     index = MentionIndex()
     pending_names: list[tuple[str, tuple[str, str], set[str]]] = []  # (alias, key, plans to search)
     shared = set(shared_names)
+    inventory = read_inventory(plans_dir) if plans_dir is not None else []
+    # The inventory's spellings of a place (its name as the plan writes it, its aliases) name its
+    # feature in the plans the entry lists.
+    spellings: dict[tuple[str, str], list[tuple[str, set[str]]]] = {}
+    for entry in inventory:
+        words = [entry.get("name")] + list(entry.get("aliases") or [])
+        where = {str(p) for p in (entry.get("plans") or []) if p in plans} or set(plans)
+        for key in _inventory_features(entry):
+            spellings.setdefault(key, []).extend((str(w), where) for w in words if isinstance(w, str) and len(w) >= MIN_ALIAS)
     for ref, props in feature_refs(catalogue, maps):
         index.features[ref.key] = ref
         props = {k: jsonable(v) for k, v in props.items()}
@@ -256,9 +275,13 @@ def build_index(catalogue: Catalogue, maps: dict[str, MapDefinition], plans: dic
         for alias in names:
             where = set(plans) if (ref.role == "base" or ref.name in shared or alias in shared) else {ref.plan}
             pending_names.append((alias, ref.key, where))
+        for word, where in spellings.get(ref.key, []):
+            if word not in names:
+                index.aliases[ref.key].append(word)
+                pending_names.append((word, ref.key, where))
     # 2. the inventory, when there is one
-    if plans_dir is not None:
-        for entry in read_inventory(plans_dir):
+    if inventory:
+        for entry in inventory:
             keys = [k for k in _inventory_features(entry) if k in index.features]
             for mention in entry.get("mentions") or []:
                 if not isinstance(mention, dict):

@@ -123,3 +123,15 @@ def note_problems(plans: dict[str, PlanText], targets: list[BodyTarget], links: 
         if known is not None:
             problems.extend(f"cross-link {link.id}: unknown feature {'/'.join(k)}" for k in link.keys if k not in known)
     return problems
+
+
+def check_notes(notes_dir: Path, plans_dir: Path, known: set[tuple[str, str]]) -> list[str]:
+    """``planview layers check``'s part: both files (in ``notes_dir``, the data dir's ``plans``)
+    readable, their quotes verbatim in the plan texts (in ``plans_dir``), their features known."""
+    from layers.plantext import load_plans
+
+    try:
+        targets, links = load_body_targets(notes_dir), load_cross_links(notes_dir)
+    except DataError as exc:
+        return [exc.message]
+    return note_problems(load_plans(plans_dir), targets, links, known)

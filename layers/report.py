@@ -162,6 +162,37 @@ def info_items(workspace: Workspace, report: dict[str, Any], map_crs: str, layer
     ]
 
 
+COMPLIANCE_COLUMNS = [("序号", 5), ("名称", 16), ("管控图层·类别", 22), ("面积（公顷 / 亩）", 14), ("占比", 7),
+                      ("结论", 10), ("说明", 26)]
+
+
+def compliance_blocks(report: dict[str, Any]) -> list[Heading | Paragraph | KeyValues | Table]:
+    """三、合规性审查: per site and control class, area and share, conflict/note, with each layer's provenance."""
+    comp = report.get("compliance") or {}
+    layers = comp.get("layers") or []
+    if not layers:
+        return []
+    blocks: list[Heading | Paragraph | KeyValues | Table] = [Heading("三、合规性审查")]
+    blocks.append(KeyValues([
+        (f"管控图层 {p.get('title')}",
+         f"{p.get('id')} 第 {p.get('version')} 版，{p.get('feature_count'):,} 个图斑；来源 {p.get('file')}"
+         f"（SHA-256 {str(p.get('sha256'))[:16]}…），坐标系 {p.get('crs')}，导入于 {p.get('imported')}")
+        for p in layers]))
+    rows = []
+    for s in (report.get("sites") or [])[:MAX_TABLE_ROWS]:
+        for c in (s.get("compliance") or {}).get("classes") or []:
+            area = "—" if c.get("area_ha") is None else f"{c['area_ha']:.4f} / {c['area_mu']:.2f}"
+            share = "—" if c.get("share") is None else f"{c['share']:.1%}"
+            verdict = {"forbid": "冲突（禁止建设）", "restrict": "提示（限制建设）"}.get(c.get("effect"), "—")
+            rows.append([str(s.get("site_no")), str(s.get("name")), f"{c.get('layer_title')}·{c.get('class')}",
+                         area, share, verdict, _zh(c.get("note")) or ""])
+    if rows:
+        blocks.append(Table(COMPLIANCE_COLUMNS, rows))
+    else:
+        blocks.append(Paragraph("所有场地均未压占管控图层中的图斑。"))
+    return blocks
+
+
 def short_name(name: str, limit: int = 60) -> str:
     """A file name fit for a title: no control characters, at most ``limit`` characters."""
     text = clean_text(name, zh="文件名", en="file name", limit=10**6) or "upload"
@@ -200,7 +231,9 @@ def render_report(catalogue: Catalogue, maps: dict[str, MapDefinition], workspac
         blocks.append(Paragraph(f"⚠ {_zh(warning)}", color="#8a4b00"))
     for extra in report.get("notes") or []:
         blocks.append(Paragraph(_zh(extra), color="#24507a"))
-    blocks += [Heading("二、逐场地核查结果"), Table(COLUMNS, rows, note=note), Heading("三、说明与免责声明")]
+    blocks += [Heading("二、逐场地核查结果"), Table(COLUMNS, rows, note=note)]
+    blocks += compliance_blocks(report)
+    blocks += [Heading("四、说明与免责声明" if report.get("compliance", {}).get("layers") else "三、说明与免责声明")]
     disclaimers = [DISCLAIMER_GENERAL] + ([DISCLAIMER_SCHEMATIC] if schematic else []) + [
         DISCLAIMER_MEASURE, DISCLAIMER_BOUNDARY, DISCLAIMER_INDUSTRY]
     blocks += [Paragraph(f"{i}. {d}") for i, d in enumerate(disclaimers, start=1)]

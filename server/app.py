@@ -16,7 +16,9 @@ from starlette.responses import Response
 from starlette.types import Scope
 
 from layers.catalogue import Catalogue
-from server import api_layers, errors, export_api, monitor_api, ogc, overlay_api, pages, plans_pages
+from layers.store import open_layer_store
+from layers.store.registry import StoredLayers
+from server import api_layers, basemap_tiles, errors, export_api, jobs, monitor_api, ogc, overlay_api, pages, plans_pages, tiles
 from server.settings import ROOT, Settings
 
 log = logging.getLogger(__name__)
@@ -46,17 +48,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.catalogue = Catalogue.load(settings.data_dir, settings.build_dir)
     for layer_id, reason in app.state.catalogue.failed.items():
         log.error("layer %s unavailable: %s", layer_id, reason)
+    # Stored (imported) layers: only their manifests are read here; features are read by area on request.
+    app.state.stored_layers = StoredLayers(open_layer_store(gpkg_path=settings.layer_store_gpkg,
+                                                            database_url=settings.database_url,
+                                                            schema=settings.layer_store_schema))
     templates = Jinja2Templates(directory=str(TEMPLATES_DIR))  # autoescape on for .html
     app.state.templates = templates
     # PNG/PDF are compressed already; gzipping them again only costs time.
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=6, exclude_content_types=PRECOMPRESSED)
     errors.install(app)
     app.include_router(api_layers.router)
+    app.include_router(tiles.router)
+    app.include_router(tiles.ogc_router)
     app.include_router(ogc.router)
     app.include_router(overlay_api.router)
     app.include_router(export_api.router)
+    app.include_router(jobs.router)
     app.include_router(monitor_api.router)
     app.include_router(pages.router)
+    app.include_router(basemap_tiles.router)
     app.include_router(plans_pages.router)
     app.mount("/static", CachedStaticFiles(directory=str(settings.static_dir)), name="static")
     return app

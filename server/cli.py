@@ -51,6 +51,12 @@ def _layers_replace(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _layers_import(args: argparse.Namespace, settings: Settings) -> int:
+    from server.cli_import import run_import
+
+    return run_import(args, settings)
+
+
 def _plans_inventory(args: argparse.Namespace, settings: Settings) -> int:
     from layers.inventory import load_inventory, mapping_rows
 
@@ -97,6 +103,17 @@ def build_parser() -> argparse.ArgumentParser:
     replace.add_argument("file")
     replace.add_argument("--key", help="field in FILE holding the layer's join key")
     replace.set_defaults(handler=_layers_replace)
+
+    imp = layers.add_parser("import", help="import a large authoritative layer (三区三线, 国土空间规划 …) into the store")
+    imp.add_argument("file")
+    imp.add_argument("--id", required=True, help="layer id: lower-case letters, digits, hyphens")
+    imp.add_argument("--title", required=True)
+    imp.add_argument("--role", choices=["control", "reference", "plan"], default="reference")
+    imp.add_argument("--class-field", help="field holding the class (永久基本农田 …): style, legend, control check")
+    imp.add_argument("--crs", help="EPSG:4545, gcj02, bd09 … (default: from the file or inferred)")
+    imp.add_argument("--encoding", help="attribute text encoding, e.g. gbk")
+    imp.add_argument("--plan", choices=["chongqing", "yunyang"], help="default: from where the layer lies")
+    imp.set_defaults(handler=_layers_import)
 
     plans = sub.add_parser("plans", help="the two plans' texts").add_subparsers(dest="plans_command", required=True)
     inventory = plans.add_parser("inventory", help="every place the plans locate, and the feature that maps it")

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from geo.errors import InvalidInput, TooLarge
 from layers.catalogue import Catalogue
+from layers.compliance import control_sources
+from layers.store import open_layer_store
 from layers.workspaces import open_store
 from layers.workspaces.formats import to_csv, to_geojson
 from layers.workspaces.service import create_workspace
@@ -29,8 +31,11 @@ def run_overlay(args: argparse.Namespace, settings: Settings) -> int:
                        f"{settings.max_upload_mb:g} MB limit")
     catalogue = Catalogue.load(settings.data_dir, settings.build_dir)
     store = open_store(gpkg_path=settings.workspace_gpkg, database_url=settings.database_url)
+    layer_store = open_layer_store(gpkg_path=settings.layer_store_gpkg, database_url=settings.database_url,
+                                   schema=settings.layer_store_schema)
     workspace = create_workspace(store, path.read_bytes(), path.name, catalogue, crs=args.crs,
-                                 encoding=args.encoding, limits=limits_from(settings))
+                                 encoding=args.encoding, limits=limits_from(settings),
+                                 control=control_sources(layer_store, layer_store.layers()))
     report = workspace.report
     print(f"workspace {workspace.id} saved; CRS {report['crs']['label']} ({report['crs']['source']})",
           file=sys.stderr)

@@ -8,6 +8,7 @@ from fastapi import Depends, Query, Request
 
 from layers.catalogue import Bbox, Catalogue, parse_bbox
 from layers.maps import MapDefinition, load_maps
+from layers.store.registry import StoredLayers
 from server.settings import Settings
 
 
@@ -17,6 +18,10 @@ def get_settings(request: Request) -> Settings:
 
 def get_catalogue(request: Request) -> Catalogue:
     return request.app.state.catalogue  # type: ignore[no-any-return]
+
+
+def get_stored_layers(request: Request) -> StoredLayers:
+    return request.app.state.stored_layers  # type: ignore[no-any-return]
 
 
 def get_maps(request: Request) -> dict[str, MapDefinition]:
@@ -38,6 +43,7 @@ def zoom_query(zoom: Annotated[int | None, Query(ge=0, le=22, description="map z
 
 
 CatalogueDep = Annotated[Catalogue, Depends(get_catalogue)]
+StoredDep = Annotated[StoredLayers, Depends(get_stored_layers)]
 MapsDep = Annotated[dict[str, MapDefinition], Depends(get_maps)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 BboxDep = Annotated[Bbox | None, Depends(bbox_query)]

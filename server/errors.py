@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from geo.errors import (
+    Busy,
     DataError,
     InvalidInput,
     NotFound,
@@ -24,6 +25,7 @@ from geo.errors import (
     TooLarge,
     UnsupportedFormat,
 )
+from server.jobs import ClientGone
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,7 @@ STATUS: dict[type[PlanviewError], int] = {
     InvalidInput: 400,
     DataError: 422,
     StorageError: 503,
+    Busy: 503,
     PlanviewError: 500,
 }
 
@@ -78,7 +81,15 @@ def install(app: FastAPI) -> None:
         status = status_for(exc)
         log.log(logging.ERROR if status >= 500 else logging.INFO, "%s %s -> %s: %s %s",
                 request.method, request.url.path, status, exc.message, exc.detail or "")
-        return _respond(request, status, exc.code, exc.message)
+        response = _respond(request, status, exc.code, exc.message)
+        if isinstance(exc, Busy):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+
+    @app.exception_handler(ClientGone)
+    async def _gone(request: Request, exc: ClientGone) -> Response:
+        log.info("%s %s: client went away, job %s cancelled", request.method, request.url.path, exc)
+        return Response(status_code=499)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:

@@ -3,7 +3,8 @@
 Only HTTP translation: query parameters become :class:`layers.export.ExportOptions`,
 the bytes come back with their content type and a Chinese-safe file name
 (RFC 6266 / RFC 5987 ``filename*``). Rendering is blocking matplotlib work,
-so the handlers are plain ``def`` (run in the threadpool).
+so it runs in the job pool's worker processes (:mod:`layers.jobs`), never in
+the request threads that serve pages and layers.
 """
 
 from __future__ import annotations
@@ -14,10 +15,14 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from layers.catalogue import parse_bbox
-from layers.export import ExportOptions, export_map, load_overlay, parse_layer_ids
-from layers.report import render_report, short_name
+from layers.export import Exported, ExportOptions, load_overlay, parse_layer_ids
+from layers.jobs.tasks import CatalogueRef, export_map_job, report_job
+from layers.maps import get_map
+from layers.report import short_name
+from server import jobs
 from server.dependencies import CatalogueDep, MapsDep
 from server.overlay_api import get_store
 
@@ -38,7 +43,7 @@ def today() -> str:
 @router.get("/export", response_class=Response, responses={
     200: {"content": {"application/pdf": {}, "image/png": {}, "image/svg+xml": {}},
           "description": "the map sheet"}})
-def export(
+async def export(
     request: Request,
     catalogue: CatalogueDep,
     maps: MapsDep,
@@ -63,8 +68,11 @@ def export(
         title=title, subtitle=subtitle, figure_number=figure, date=today() if date is None else date,
         bbox=parse_bbox(bbox) if bbox else None, layers=parse_layer_ids(layers),
     )
-    sites = load_overlay(get_store(request), overlay) if overlay else None
-    result = export_map(catalogue, maps, map, options, overlay=sites)
+    sites = await run_in_threadpool(load_overlay, get_store(request), overlay) if overlay else None
+    get_map(maps, map)  # unknown map -> 404 before any work
+    options.page()  # validate the paper/pixels here: a bad request never takes a worker
+    handle = jobs.submit(request, export_map_job, CatalogueRef.of(catalogue), map, options, sites, label="export")
+    result: Exported = await jobs.await_job(request, handle)
     headers = {
         "Content-Disposition": content_disposition(result.filename, result.display_name),
         "Cache-Control": "no-store",
@@ -75,10 +83,11 @@ def export(
 
 @router.get("/overlay/{workspace_id}/report.pdf", response_class=Response,
             responses={200: {"content": {"application/pdf": {}}, "description": "the site-check report"}})
-def overlay_report(workspace_id: str, request: Request, catalogue: CatalogueDep, maps: MapsDep) -> Response:
+async def overlay_report(workspace_id: str, request: Request, catalogue: CatalogueDep) -> Response:
     """选址核查报告: overview map, file and CRS facts, one row per site, disclaimers (PDF)."""
-    workspace = get_store(request).get(workspace_id)
-    pdf = render_report(catalogue, maps, workspace, date=today())
+    workspace = await run_in_threadpool(get_store(request).get, workspace_id)
+    handle = jobs.submit(request, report_job, CatalogueRef.of(catalogue), workspace, today(), label="report")
+    pdf: bytes = await jobs.await_job(request, handle)
     display = f"选址核查报告-{short_name(workspace.filename, 80)}.pdf"
     return Response(pdf, media_type="application/pdf", headers={
         "Content-Disposition": content_disposition(f"planview-report-{workspace.id}.pdf", display),

@@ -2,8 +2,9 @@
 
 HTTP only: the upload is streamed and cut off at ``Settings.max_upload_mb``
 (413) before anything is parsed; reading, analysis and storage happen in
-:mod:`geo.readers`, :mod:`geo.overlay` and :mod:`layers.workspaces`, in a
-worker thread.
+:mod:`geo.readers`, :mod:`geo.overlay` and :mod:`layers.workspaces`: reading and
+analysis in a worker process of the job pool (:mod:`layers.jobs`), saving here
+once the worker is done and only if the client is still waiting.
 """
 
 from __future__ import annotations
@@ -16,14 +17,16 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
-from starlette.concurrency import run_in_threadpool
 
 from geo.errors import InvalidInput, NotFound, PlanviewError, TooLarge
 from geo.readers import ReadLimits
 from layers.catalogue import Catalogue
+from layers.jobs import JobHandle
+from layers.jobs.tasks import CatalogueRef, analyse_upload_job
+from layers.store import StoreRef
 from layers.workspaces import Workspace, WorkspaceStore, open_store
 from layers.workspaces.formats import to_csv, to_geojson, to_geopackage
-from layers.workspaces.service import create_workspace
+from server import jobs
 from server.dependencies import CatalogueDep, SettingsDep
 from server.errors import status_for
 from server.responses import GEOJSON, dumps
@@ -31,6 +34,7 @@ from server.settings import Settings
 
 router = APIRouter(tags=["overlay"])
 
+MAX_BOUNDARY = 200  # RFC 2046: at most 70; some clients pad, none needs more
 FIELD_LIMIT = 1024  # bytes for the small text fields (crs, encoding)
 TABLE_ROWS = 2000  # rows shown on the result page; the CSV has them all
 CRS_CHOICES = [
@@ -147,13 +151,41 @@ class _PartCollector:
             self.upload.fields[self._name] = self._buf.decode("utf-8", "replace").strip()
 
 
+async def read_geojson_body(request: Request, settings: Settings) -> Upload:
+    """A GeoJSON request body (``application/geo+json``, for scripts and drawn sites), size-capped
+    while streaming; it then goes through the same reader and analysis as an uploaded file."""
+    max_bytes = settings.max_upload_bytes
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > max_bytes:
+        raise _too_large(settings)
+    upload = Upload(seen_file=True)
+    async for chunk in request.stream():
+        upload.data += chunk
+        if len(upload.data) > max_bytes:
+            raise _too_large(settings)
+    if not upload.data.strip():
+        raise InvalidInput("请求体为空，请提交 GeoJSON / empty body; send GeoJSON")
+    name = request.query_params.get("name", "").strip()[:200]
+    upload.filename = (name or "sites") + ("" if name.lower().endswith((".geojson", ".json")) else ".geojson")
+    crs = request.query_params.get("crs", "").strip()
+    if crs:
+        upload.fields["crs"] = crs[:FIELD_LIMIT]
+    return upload
+
+
 async def read_upload(request: Request, settings: Settings) -> Upload:
     """Stream a multipart body, keeping at most ``max_upload_bytes`` of the file (else 413)."""
     content_type, params = parse_options_header(request.headers.get("content-type", ""))
+    if content_type == b"application/geo+json":
+        return await read_geojson_body(request, settings)
     boundary = params.get(b"boundary")
+    if boundary and len(boundary) > MAX_BOUNDARY:
+        raise InvalidInput(f"multipart 分隔符过长（超过 {MAX_BOUNDARY} 字符）/ the multipart boundary is longer than "
+                           f"{MAX_BOUNDARY} characters (RFC 2046 allows 70)")
     if content_type != b"multipart/form-data" or not boundary:
-        raise InvalidInput("请以 multipart/form-data 上传，文件字段名为 file / upload as multipart/form-data with the "
-                           "file in a field named 'file'")
+        raise InvalidInput("请以 multipart/form-data 上传（文件字段名为 file），或以 application/geo+json 直接提交 GeoJSON"
+                           " / upload as multipart/form-data with the file in a field named 'file', or POST a GeoJSON"
+                           " body as application/geo+json")
     max_bytes = settings.max_upload_bytes
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes + 64 * 1024:
@@ -176,14 +208,39 @@ async def read_upload(request: Request, settings: Settings) -> Upload:
     return upload
 
 
-async def _process(request: Request, settings: Settings, catalogue: Catalogue) -> Workspace:
-    upload = await read_upload(request, settings)
+def clean_filename(name: str) -> str:
+    """The base name of an uploaded file, without control characters (a NUL breaks PostgreSQL text)."""
+    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    base = "".join(c for c in base if c.isprintable() or c == " ").strip()
+    return base[:255] or "upload"
+
+
+def _start_analysis(request: Request, upload: Upload, settings: Settings, catalogue: Catalogue) -> JobHandle:
+    """Queue reading + analysis of the upload in a worker; the server saves the result (unless cancelled)."""
     store = get_store(request)
     crs = upload.fields.get("crs") or None
     encoding = upload.fields.get("encoding") or None
-    filename = (upload.filename or "upload").replace("\\", "/").rsplit("/", 1)[-1][:255]
-    return await run_in_threadpool(create_workspace, store, bytes(upload.data), filename, catalogue, crs=crs,
-                                   encoding=encoding, limits=limits_from(settings))
+    filename = clean_filename(upload.filename)
+    meta: dict[str, Any] = {}
+
+    def save(workspace: Workspace) -> Workspace:
+        store.save(workspace)
+        meta.update(workspace=workspace.id, result=f"/api/overlay/{workspace.id}", page=f"/overlay/{workspace.id}")
+        return workspace
+
+    # 合规性审查: the worker opens the layer store itself (a reference is all that crosses the process boundary)
+    store_ref = StoreRef(gpkg_path=str(settings.layer_store_gpkg), database_url=settings.database_url,
+                         schema=settings.layer_store_schema)
+    handle = jobs.submit(request, analyse_upload_job, CatalogueRef.of(catalogue), bytes(upload.data), filename, crs,
+                         encoding, limits_from(settings), store_ref, label="upload", finish=save)
+    handle.meta = meta
+    return handle
+
+
+async def _process(request: Request, settings: Settings, catalogue: Catalogue) -> Workspace:
+    upload = await read_upload(request, settings)
+    handle = _start_analysis(request, upload, settings, catalogue)
+    return await jobs.await_job(request, handle)  # type: ignore[no-any-return]
 
 
 # ---------------------------------------------------------------- API
@@ -191,7 +248,15 @@ async def _process(request: Request, settings: Settings, catalogue: Catalogue) -
 
 @router.post("/api/overlay", status_code=201)
 async def post_overlay(request: Request, settings: SettingsDep, catalogue: CatalogueDep) -> Response:
-    """Upload a file of sites (multipart ``file``, optional ``crs``, ``encoding``) -> the saved report."""
+    """Upload a file of sites (multipart ``file``, optional ``crs``, ``encoding``; or a GeoJSON body sent
+    as ``application/geo+json``, optional ``?name=``, ``?crs=``) -> the saved report (201).
+
+    With ``Prefer: respond-async`` (or ``?async=1``) the answer is 202 at once, with ``/api/jobs/{id}``
+    to poll; when that job is done its ``result`` names the saved workspace.
+    """
+    if jobs.wants_async(request):
+        upload = await read_upload(request, settings)
+        return jobs.accepted(_start_analysis(request, upload, settings, catalogue))
     workspace = await _process(request, settings, catalogue)
     return Response(dumps(workspace.report), status_code=201, media_type="application/json",
                     headers={"Location": f"/api/overlay/{workspace.id}"})

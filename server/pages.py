@@ -27,7 +27,8 @@ router = APIRouter(tags=["pages"])
 
 def basemap_options(settings: Settings) -> BasemapOptions:
     return BasemapOptions(enable_osm=settings.enable_osm, tianditu_token=settings.tianditu_token,
-                          enable_amap=settings.enable_amap)
+                          enable_amap=settings.enable_amap, files=tuple(sorted(settings.basemap_files.items())),
+                          urls=tuple(settings.basemap_urls.items()))
 
 
 def _map_page(request: Request, definition: MapDefinition, settings: Settings) -> MapPage:
@@ -36,9 +37,12 @@ def _map_page(request: Request, definition: MapDefinition, settings: Settings) -
     if cache is None:
         cache = {}
         request.app.state.map_pages = cache
-    if definition.id not in cache:
-        cache[definition.id] = build_map_page(definition, request.app.state.catalogue, basemap_options(settings))
-    return cache[definition.id]
+    stored = request.app.state.stored_layers
+    layers = stored.all()  # re-read when any process imported a layer
+    key = f"{definition.id}|" + ",".join(layer.table for layer in layers)
+    if key not in cache:
+        cache[key] = build_map_page(definition, request.app.state.catalogue, basemap_options(settings), layers)
+    return cache[key]
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)

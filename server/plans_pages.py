@@ -70,6 +70,7 @@ class SectionView:
     section: Section
     paragraphs: list[ParagraphView]
     table: list[list[str]] | None = None  # a table flattened to one cell a line, rebuilt
+    indicators: dict[str, Any] | None = None  # the same table as data/indicators has it, split into columns
 
 
 def _segments(atlas: PlanAtlas, plan: PlanText, anchor: str, start: int, text: str) -> tuple[list[Segment], list[Chip]]:
@@ -128,8 +129,10 @@ def _table(section: Section) -> list[list[str]] | None:
     return [cells[i:i + width] for i in range(0, len(cells), width)]
 
 
-def reader_sections(atlas: PlanAtlas, plan: PlanText) -> list[SectionView]:
+def reader_sections(atlas: PlanAtlas, plan: PlanText, indicator_tables: dict[str, dict[str, Any]] | None = None
+                    ) -> list[SectionView]:
     by_para: dict[str, list[CrossLink]] = atlas.links_by_paragraph(plan.plan)
+    by_source = {str(t.get("source")): t for t in (indicator_tables or {}).values()}
     views = []
     for s in plan.sections:
         paras = []
@@ -137,7 +140,10 @@ def reader_sections(atlas: PlanAtlas, plan: PlanText) -> list[SectionView]:
             segments, chips = _segments(atlas, plan, p.anchor, p.start, p.text)
             links = [atlas.link_json(link) for link in by_para.get(p.anchor, [])]
             paras.append(ParagraphView(anchor=p.anchor, kind=p.kind, segments=segments, chips=chips, links=links))
-        views.append(SectionView(section=s, paragraphs=paras, table=_table(s)))
+        table = _table(s)
+        # 专栏1's rows run their numbers together ("2.112.6"): show data/indicators' columns too
+        indicators = by_source.get(f"{plan.file_name} {s.label}") if table is None else None
+        views.append(SectionView(section=s, paragraphs=paras, table=table, indicators=indicators))
     return views
 
 
@@ -154,14 +160,14 @@ def toc_tree(plan: PlanText) -> list[dict[str, Any]]:
 
 
 @router.get("/plans/{plan_id}", response_class=HTMLResponse, include_in_schema=False)
-def plan_page(plan_id: str, request: Request, atlas: AtlasDep) -> Response:
+def plan_page(plan_id: str, request: Request, atlas: AtlasDep, catalogue: CatalogueDep) -> Response:
     plan = atlas.plans.get(plan_id)
     if plan is None:
         raise NotFound(f"没有规划 {plan_id!r} / unknown plan {plan_id!r}; known: {sorted(atlas.plans)}")
     others = [{"id": p, "name": PLAN_NAMES.get(p, p)} for p in atlas.plans if p != plan_id]
     return request.app.state.templates.TemplateResponse(  # type: ignore[no-any-return]
         request, "plan.html",
-        {"plan": plan, "sections": reader_sections(atlas, plan), "toc": toc_tree(plan), "css": PLANVIEW_CSS,
+        {"plan": plan, "sections": reader_sections(atlas, plan, catalogue.indicators), "toc": toc_tree(plan), "css": PLANVIEW_CSS,
          "others": others, "plan_name": PLAN_NAMES.get(plan_id, plan_id),
          "mention_count": sum(1 for (p, _a), items in atlas.index.by_paragraph.items() if p == plan_id
                               for _ in items)},

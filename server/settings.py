@@ -23,6 +23,10 @@ class Settings(BaseSettings):
     # Workspaces (uploads): an embedded GeoPackage by default, PostGIS when a URL is given.
     workspace_gpkg: Path = ROOT / "data" / "workspaces" / "workspaces.gpkg"
     database_url: str | None = None
+    # Large imported layers (三区三线, land-use plans …): the layer store, the same GeoPackage/PostGIS choice.
+    layer_store_gpkg: Path = ROOT / "data" / "store" / "layers.gpkg"
+    layer_store_schema: str = "public"  # PostGIS schema of the layer store
+    control_classes: Path = ROOT / "data" / "control-classes.yaml"
     max_upload_mb: float = Field(default=50.0, gt=0)
     max_vertices: int = Field(default=2_000_000, gt=0)
     max_features: int = Field(default=200_000, gt=0)
@@ -32,6 +36,18 @@ class Settings(BaseSettings):
     enable_osm: bool = False
     tianditu_token: str | None = None
     enable_amap: bool = False
+    # Offline tile files the office holds (MBTiles), name -> path, served by planview at
+    # /basemap/{name}/{z}/{x}/{y} and offered in the map's basemap switcher, e.g.
+    # PLANVIEW_BASEMAP_FILES='{"yingxiang": "/srv/tiles/yunyang-2023.mbtiles"}'.
+    basemap_files: dict[str, Path] = Field(default_factory=dict)
+    # Intranet tile services, title -> URL template (XYZ {z}/{x}/{y}, or WMTS KVP with
+    # TILEMATRIX={z}&TILEROW={y}&TILECOL={x}); WGS84/CGCS2000 Web-Mercator grids line up with the data.
+    basemap_urls: dict[str, str] = Field(default_factory=dict)
+    # Heavy work (upload analysis, exports, reports) runs in a bounded pool of worker processes.
+    job_workers: int = Field(default=2, ge=1, le=64)
+    job_timeout_s: float = Field(default=60.0, gt=0)  # wall time per job; past it the worker is killed
+    job_memory_mb: float = Field(default=1536.0, gt=0)  # per worker; past it the worker is killed and replaced
+    job_queue: int = Field(default=32, ge=0)  # jobs waiting at most; more -> 503 with Retry-After
     # Monitoring (监测评估预警): status from the progress ratio (progress made / progress planned by that year).
     # 正常 at or above monitor_normal_ratio, 滞后 down to monitor_warning_ratio, 预警 below it.
     monitor_normal_ratio: float = Field(default=1.0, gt=0, le=2)

@@ -25,7 +25,9 @@ CHROMIUM_ARGS = [
 
 def make_settings(tmp: Path, **overrides: object) -> Settings:
     """Settings for a test: the real data, but a private workspace store."""
-    return Settings(workspace_gpkg=tmp / "workspaces.gpkg", database_url=None, **overrides)  # type: ignore[arg-type]
+    values: dict[str, object] = {"workspace_gpkg": tmp / "workspaces.gpkg", "database_url": None,
+                                 "layer_store_gpkg": tmp / "layers.gpkg", **overrides}
+    return Settings(**values)  # type: ignore[arg-type]
 
 
 @pytest.fixture

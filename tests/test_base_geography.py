@@ -76,3 +76,15 @@ def test_the_centroid_check_would_catch_a_missing_conversion(
 
 def test_counties_tile_without_overlaps(catalogue: Catalogue) -> None:
     assert catalogue.get("cq-counties").is_coverage
+
+
+def test_label_anchors_lie_inside_their_features(catalogue: Catalogue) -> None:
+    """A county's name goes inside the county (pole of inaccessibility), even for odd shapes."""
+    from shapely.geometry import Point
+
+    from geo.labels import label_anchor
+
+    counties = catalogue.get("cq-counties").features
+    for geom, name in zip(counties.geometry, counties["name"], strict=True):
+        anchor = label_anchor(geom)
+        assert anchor is not None and geom.contains(Point(anchor)), name

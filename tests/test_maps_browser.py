@@ -104,6 +104,9 @@ def _legend_visible(page: Any, layer_id: str) -> bool:
 
 
 def _control_checkbox(page: Any, title: str) -> Any:
+    # the layer control folds when it would cover the plan at the first view (or on a narrow screen)
+    if page.locator(".leaflet-control-layers.pv-collapsed").count():
+        page.locator(".leaflet-control-layers .pv-ctl-toggle").click()
     label = page.locator(".leaflet-control-layers-overlays label").filter(has_text=title)
     return label.locator("input[type=checkbox]")
 
@@ -259,6 +262,147 @@ def test_catalogue_page_and_404_render_offline(probe: PageProbe) -> None:
     page.wait_for_selector(".pv-cards")
     # the 404 response itself is logged by the browser; nothing else may fail
     assert [e for e in probe.errors if "404" not in e] == [] and probe.outside == []
+
+
+LABEL_BOXES = """() => Array.from(document.querySelectorAll('.pv-label:not([hidden])')).map(el => {
+    const r = el.getBoundingClientRect();
+    return {layer: el.dataset.layer, text: el.textContent, box: [r.left, r.top, r.right, r.bottom]};
+})"""
+
+
+def _overlapping(labels: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    out = []
+    for i, a in enumerate(labels):
+        for b in labels[i + 1:]:
+            (a0, a1, a2, a3), (b0, b1, b2, b3) = a["box"], b["box"]
+            if a0 < b2 - 0.5 and b0 < a2 - 0.5 and a1 < b3 - 0.5 and b1 < a3 - 0.5:
+                out.append((a["text"], b["text"]))
+    return out
+
+
+def test_names_are_on_the_map_without_overlap_and_follow_their_layer(probe: PageProbe) -> None:
+    page = probe.open("/maps/chongqing")
+    page.evaluate("window.planview.placeLabels()")
+    labels = page.evaluate(LABEL_BOXES)
+    counties = [lb for lb in labels if lb["layer"] == "cq-counties"]
+    assert len(counties) >= 20, "most county names fit at the first view"
+    assert "渝中区" in {lb["text"] for lb in labels} or len(counties) < 38  # the crowded centre may drop some
+    assert _overlapping(labels) == []
+    # halo: readable over any fill
+    assert "1.5px" in page.locator(".pv-label:not([hidden])").first.evaluate("el => el.style.textShadow")
+    # labels follow their layer's visibility
+    title = next(lc["title"] for lc in _config(page)["layers"] if lc["id"] == "cq-counties")
+    _control_checkbox(page, title).uncheck()
+    page.evaluate("window.planview.placeLabels()")
+    assert not [lb for lb in page.evaluate(LABEL_BOXES) if lb["layer"] == "cq-counties"]
+    _control_checkbox(page, title).check()
+    page.evaluate("window.planview.placeLabels()")
+    assert [lb for lb in page.evaluate(LABEL_BOXES) if lb["layer"] == "cq-counties"]
+    assert probe.errors == [] and probe.outside == []
+
+
+def test_township_names_appear_from_zoom_10(probe: PageProbe) -> None:
+    page = probe.open("/maps/yunyang#map=9/30.95/108.75&layers=cq-counties,yy-townships")
+    page.evaluate("window.planview.placeLabels()")
+    assert not [lb for lb in page.evaluate(LABEL_BOXES) if lb["layer"] == "yy-townships"]
+    page.evaluate("window.planview.map.setZoom(11, {animate: false})")
+    page.evaluate("window.planview.refresh()")
+    page.evaluate("window.planview.placeLabels()")
+    labels = page.evaluate(LABEL_BOXES)
+    towns = [lb for lb in labels if lb["layer"] == "yy-townships"]
+    assert len(towns) >= 3 and _overlapping(labels) == []
+    assert probe.errors == []
+
+
+COVERED_PLAN = """ids => {
+    const classes = ids.map(id => 'pv-layer-' + id);
+    const out = [];
+    for (const sel of ['.leaflet-control-layers:not(.pv-collapsed)', '.pv-legend:not(.pv-collapsed):not([hidden])']) {
+        const el = document.querySelector(sel);
+        if (!el) continue;
+        const r = el.getBoundingClientRect();
+        for (let i = 1; i < 10; i++) for (let j = 1; j < 10; j++) {
+            const under = document.elementsFromPoint(r.left + r.width * i / 10, r.top + r.height * j / 10);
+            if (under.some(e => e.classList && classes.some(c => e.classList.contains(c)))) { out.push(sel); break; }
+        }
+    }
+    return out;
+}"""
+
+
+@pytest.mark.parametrize("map_id", MAP_IDS)
+def test_legend_and_layer_control_never_hide_the_plan_at_first_view(probe: PageProbe, map_id: str) -> None:
+    page = probe.open(f"/maps/{map_id}")
+    plan_ids = [lc["id"] for lc in _config(page)["layers"] if lc["role"] == "plan"]
+    assert page.evaluate(COVERED_PLAN, plan_ids) == []
+    # both stay usable: the layer control's toggle opens and closes its list
+    toggle = page.locator(".leaflet-control-layers .pv-ctl-toggle")
+    before = page.locator(".leaflet-control-layers-list").is_visible()
+    toggle.click()
+    assert page.locator(".leaflet-control-layers-list").is_visible() != before
+
+
+@pytest.fixture
+def phone(browser: Any, live_server: str) -> Iterator[PageProbe]:
+    p = PageProbe(browser, live_server)
+    p.context.close()
+    p.context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2,
+                                    is_mobile=True, has_touch=True, locale="zh-CN")
+    p.page = p.context.new_page()
+    p.page.on("console", lambda m: p.errors.append(m.text) if m.type == "error" else None)
+    p.page.on("pageerror", lambda e: p.errors.append(str(e)))
+    p.page.route("**/*", p._route)
+    yield p
+    p.close()
+
+
+@pytest.mark.parametrize("map_id", MAP_IDS)
+def test_phone_map_fills_the_screen_and_draws_every_layer(phone: PageProbe, map_id: str) -> None:
+    page = phone.open(f"/maps/{map_id}")
+    box = page.locator(".pv-mapwrap").bounding_box()
+    assert box["width"] == 390 and box["height"] >= 0.85 * 844
+    # the sheet rests as a peek bar: the visible map is most of the screen
+    sheet_top = page.locator("#pv-panel").bounding_box()["y"]
+    assert sheet_top >= 844 - 80
+    for layer in _config(page)["layers"]:
+        if layer["visible"]:
+            assert _paths(page, layer["id"]) > 0, layer["id"]
+    # collapsed controls on a phone, thumb-sized buttons
+    assert page.locator(".leaflet-control-layers.pv-collapsed").count() == 1
+    zoom_in = page.locator(".leaflet-control-zoom-in").bounding_box()
+    assert zoom_in["width"] >= 40 and zoom_in["height"] >= 40
+    assert phone.errors == [] and phone.outside == []
+
+
+def test_phone_tap_opens_details_and_the_sheet_opens_and_closes(phone: PageProbe) -> None:
+    page = phone.open("/maps/yunyang")
+    panel = page.locator("#pv-panel")
+    marker = page.locator("path.pv-layer-yy-projects").first
+    marker.tap()
+    page.wait_for_function("document.getElementById('pv-panel').getAttribute('data-sheet') === 'half'")
+    assert page.locator(".leaflet-popup-content").count() == 0  # details in the sheet, not a second popup
+    page.wait_for_timeout(300)  # the sheet's transition
+    detail = page.locator("#pv-feature-body .pv-card-title")
+    assert detail.is_visible() and detail.inner_text()
+    handle = page.locator("#pv-sheet-handle")
+    handle.tap()
+    assert panel.get_attribute("data-sheet") == "full"
+    handle.tap()
+    assert panel.get_attribute("data-sheet") == "peek"
+    page.wait_for_timeout(300)
+    assert panel.bounding_box()["y"] >= 844 - 80
+    handle.tap()
+    page.wait_for_timeout(300)
+    assert panel.get_attribute("data-sheet") == "half" and panel.bounding_box()["y"] < 844 / 2 + 60
+    assert phone.errors == []
+
+
+def test_phone_permalink_opens_the_same_view(phone: PageProbe) -> None:
+    page = phone.open("/maps/yunyang#map=12/30.95000/108.69000&layers=cq-counties,yy-projects")
+    centre = page.evaluate("(() => { const c = window.planview.map.getCenter(); "
+                           "return [c.lat, c.lng, window.planview.map.getZoom()]; })()")
+    assert abs(centre[0] - 30.95) < 1e-3 and abs(centre[1] - 108.69) < 1e-3 and centre[2] == 12
+    assert sorted(page.evaluate("window.planview.visibleLayerIds()")) == ["cq-counties", "yy-projects"]
 
 
 def test_host_sites_show_their_uncertainty_ring_badge_and_legend(probe: PageProbe) -> None:

@@ -57,7 +57,7 @@ def test_registry_lists_every_table_row_and_body_target(catalogue: Catalogue) ->
     assert {f"chongqing.{n}" for n in range(1, 14)} <= set(cq)
     assert {f"yunyang.{n}" for n in range(1, 9)} <= set(yy)
     # the science city's body-text target (研发投入强度 ≥5%) is monitorable on its feature
-    science = cq["cq-innovation-zones.xibu-kexuecheng.1"]
+    science = cq["cq-innovation-zones.xibu-kexuecheng.研发投入强度"]
     assert science.target == 5 and science.unit == "%" and science.feature is not None
     # the municipality's targets that repeat 专栏1 are not listed twice
     assert not any(i.feature and i.feature.layer == "cq-municipality" and "科技型企业" in i.name
@@ -69,13 +69,24 @@ def test_registry_lists_every_table_row_and_body_target(catalogue: Catalogue) ->
 
 
 def test_a_new_indicator_file_needs_no_code_change(tmp_path: Path, catalogue: Catalogue) -> None:
-    extra = {"id": "body-targets", "title": "正文目标", "source": "test",
-             "indicators": [{"plan": "yunyang", "id": "yy-body.1", "name": "测试指标", "unit": "家",
+    (tmp_path / "plans").mkdir()
+    (tmp_path / "indicators").mkdir()
+    (tmp_path / "plans" / "body-targets.yaml").write_text(
+        "- feature: cq-municipality/重庆市\n  indicator: 环大学创新生态圈\n  comparator: '≥'\n  value: 15\n"
+        "  unit: 个\n  year: 2025\n  source: 第十章 第三节\n  quote: 建成环大学创新生态圈15个以上\n"
+        "- feature: cq-counties/500235\n  indicator: 市级科技型企业\n  comparator: '='\n  value: 1000\n"
+        "  unit: 家\n  year: 2025\n  source: 表1\n", encoding="utf-8")
+    extra = {"id": "extra", "title": "补充指标", "source": "test",
+             "indicators": [{"plan": "yunyang", "id": "yy-extra.1", "name": "测试指标", "unit": "家",
                              "value_2020": 10, "target_2025": 20}]}
-    cat = Catalogue(data_dir=catalogue.data_dir, build_dir=catalogue.build_dir, layers=catalogue.layers,
-                    indicators={**catalogue.indicators, "body-targets": extra})
+    cat = Catalogue(data_dir=tmp_path, build_dir=catalogue.build_dir, layers=catalogue.layers,
+                    indicators={**catalogue.indicators, "extra": extra})
     registry = build_registry(cat)
-    assert registry.get("yy-body.1") is not None and registry.get("yy-body.1").plan == "yunyang"  # type: ignore[union-attr]
+    assert registry.get("yy-extra.1") is not None and registry.get("yy-extra.1").plan == "yunyang"  # type: ignore[union-attr]
+    ring = registry.get("cq-municipality.重庆市.环大学创新生态圈")
+    assert ring is not None and ring.plan == "chongqing" and ring.target == 15 and ring.group == "正文目标"
+    # the same target as a 表1 row is not listed twice
+    assert not any("市级科技型企业" in i.name for i in registry.for_plan("yunyang") if i.table is None)
 
 
 def test_the_product_ships_with_no_values(api: TestClient) -> None:
@@ -244,7 +255,7 @@ def test_csv_and_xlsx_import_through_the_template(api: TestClient) -> None:
 def test_pdf_and_xlsx_exports_carry_values_sources_and_date(api: TestClient) -> None:
     api.post("/api/indicators/chongqing/values", json=[
         {"indicator": "chongqing.9", "year": 2023, "value": 780.5, "source": "2023年技术合同登记公报"},
-        {"indicator": "cq-innovation-zones.xibu-kexuecheng.1", "year": 2024, "value": 4.2, "source": "科学城年报"}])
+        {"indicator": "cq-innovation-zones.xibu-kexuecheng.研发投入强度", "year": 2024, "value": 4.2, "source": "科学城年报"}])
     r = api.get("/api/indicators/chongqing/evaluation.pdf")
     assert r.status_code == 200 and r.headers["content-type"] == "application/pdf"
     text = pdf_text(r.content)
@@ -331,3 +342,29 @@ def test_dashboard_draws_charts_offline_on_desktop_and_phone(monitor_server: str
         assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"] + 1
         assert outside == [] and errors == []
         page.close()
+
+
+def test_map_shows_status_in_side_panel_popup_and_colouring(monitor_server: str, browser: object) -> None:
+    import httpx
+
+    r = httpx.post(f"{monitor_server}/api/indicators/chongqing/values", json=[
+        {"indicator": "chongqing.3", "year": 2022, "value": 7.0, "source": "2022年科技经费投入统计公报"}])
+    assert r.status_code == 200, r.text
+    page = browser.new_page(viewport={"width": 1280, "height": 850})  # type: ignore[attr-defined]
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{monitor_server}/maps/chongqing#map=7/30.2/107.7&layers=cq-municipality,cq-innovation-zones")
+    page.wait_for_selector("html[data-monitor-ready]", timeout=30000)
+    page.wait_for_function("planview.layerState('cq-municipality').loaded", timeout=30000)
+    cell = page.locator("#pv-indicators-body tr[data-indicator='chongqing.3'] .pv-status-badge")
+    assert cell.inner_text() == "正常"  # 7.0 in 2022 is above the path (5.84) but short of the target 8
+    assert page.evaluate("planview.select('cq-municipality', '重庆市')")
+    card = page.locator("#pv-feature-body .pv-monitor").inner_text()
+    assert "实施状态" in card and "基础研究经费" in card and "正常" in card
+    assert page.evaluate("planview.select('cq-innovation-zones', 'xibu-kexuecheng')")
+    assert "研发投入强度" in page.locator("#pv-feature-body .pv-monitor").inner_text()
+    fill = "document.querySelector('path.pv-layer-cq-municipality').getAttribute('fill')"
+    page.click("#pv-status-colouring")
+    page.wait_for_function(f"{fill} === '#4575b4'", timeout=5000)  # 正常 (worst status of the municipality's rows)
+    assert errors == []
+    page.close()

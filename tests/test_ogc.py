@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -22,6 +23,17 @@ MIXED_LAYERS = ("yy-projects", "yy-agri-park", "yy-wankaiyun-corridor")
 GK_4545 = "http://www.opengis.net/def/crs/EPSG/0/4545"
 EPSG_4490 = "http://www.opengis.net/def/crs/EPSG/0/4490"
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    """One app for the module: every test here only reads (loading the catalogue per test cost ~10 s each)."""
+    from server.app import create_app
+    from server.settings import Settings
+
+    settings = Settings(workspace_gpkg=tmp_path_factory.mktemp("ogc") / "ws.gpkg", database_url=None)  # type: ignore[call-arg]
+    with TestClient(create_app(settings)) as c:
+        yield c
 
 
 def _run(script: str, *args: str) -> Any:
@@ -337,3 +349,29 @@ def test_html_pages_render_offline_in_chromium(browser: Any, live_server: str) -
     finally:
         context.close()
     assert outside == [] and errors == []
+
+
+def test_html_escapes_hostile_attribute_text(tmp_path: Any) -> None:
+    """Layer attributes (imported layers carry anyone's text) reach the HTML pages as text, never as markup."""
+    import shutil
+
+    import yaml
+
+    from server.app import create_app
+    from server.settings import ROOT, Settings
+
+    hostile = '<script>window.__pwned=1</script><img src=x onerror="alert(1)">'
+    src = ROOT / "data" / "layers" / "cq-counties"
+    dst = tmp_path / "data" / "layers" / "cq-counties"
+    shutil.copytree(src, dst)
+    records = yaml.safe_load((src / "attributes.yaml").read_text(encoding="utf-8"))
+    fid = str(records[0]["adcode"])
+    records[0]["name"] = hostile
+    (dst / "attributes.yaml").write_text(yaml.safe_dump(records, allow_unicode=True), "utf-8")
+    settings = Settings(data_dir=tmp_path / "data", build_dir=ROOT / "data" / "build",
+                        workspace_gpkg=tmp_path / "ws.gpkg", database_url=None)  # type: ignore[call-arg]
+    with TestClient(create_app(settings)) as hostile_client:
+        for url in ("/ogc/collections/cq-counties/items?f=html&limit=100", f"/ogc/collections/cq-counties/items/{fid}?f=html"):
+            page = hostile_client.get(url).text
+            assert "<script>window" not in page and "<img src=x" not in page
+            assert "&lt;script&gt;window.__pwned=1&lt;/script&gt;" in page

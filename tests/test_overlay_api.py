@@ -153,6 +153,19 @@ def test_not_multipart_is_400(client: TestClient) -> None:
     assert r.status_code == 400 and "file" in r.json()["message"]
 
 
+def test_geojson_body_is_checked_like_an_upload(client: TestClient) -> None:
+    """Scripts (and the map's drawing tool) POST GeoJSON directly; same reader, analysis and storage."""
+    r = client.post("/api/overlay?name=画的地块", content=GEOJSON, headers={"content-type": "application/geo+json"})
+    assert r.status_code == 201, r.text
+    rep = r.json()
+    assert rep["filename"] == "画的地块.geojson" and rep["sites"][0]["county"]["name"] == "云阳县"
+    assert rep["sites"][0]["area_mu"] > 0 and client.get(r.headers["location"]).status_code == 200
+    bad = client.post("/api/overlay", content=b"{\"type\": \"Nope\"}", headers={"content-type": "application/geo+json"})
+    assert 400 <= bad.status_code < 500 and bad.json()["message"]
+    empty = client.post("/api/overlay", content=b"", headers={"content-type": "application/geo+json"})
+    assert empty.status_code == 400
+
+
 def test_pages_form_submit_result_and_delete(client: TestClient) -> None:
     form = client.get("/overlay")
     assert form.status_code == 200 and 'enctype="multipart/form-data"' in form.text and "EPSG:4545" in form.text

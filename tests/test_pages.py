@@ -200,6 +200,7 @@ def test_boot_layout_matches_the_stylesheet() -> None:
     assert f"--pv-panel-w: {PAGE_LAYOUT['panel_px']}px;" in css
     assert f"@media (max-width: {PAGE_LAYOUT['narrow_px']}px)" in css
     assert f".pv-mapwrap {{ height: {PAGE_LAYOUT['narrow_map_vh']}vh; }}" in css
+    assert f"@media (max-width: {PAGE_LAYOUT['phone_px']}px)" in css  # phones: the map fills the screen
     boot = (ROOT / "static" / "planview" / "boot.js").read_text(encoding="utf-8")
     assert "layout.narrow_px" in boot and 'pageData("pv-prefetch")' in boot
 

@@ -25,6 +25,10 @@ def test_reader_page_has_toc_anchors_and_map_links(client: TestClient) -> None:
     ids = re.findall(r'\sid="([^"]+)"', cq)
     assert len(ids) == len(set(ids)), "element ids are unique"
     assert 'id="专栏26"' in cq and 'href="#专栏27"' in cq
+    # 专栏1's run-together rows also appear split into columns (from data/indicators), the verbatim rows folded
+    box = cq[cq.index('id="专栏1"'):cq.index('id="第二章"')]
+    assert re.search(r"<td>\s*26371\s*</td>", box) and re.search(r"<td>\s*45000\s*</td>", box)
+    assert "<th>2025年</th>" in box and 'class="pv-verbatim"' in box and "2.112.6" in box
 
 
 def test_unknown_plan_is_a_chinese_404(client: TestClient) -> None:

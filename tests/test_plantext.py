@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import re
+import shutil
+from pathlib import Path
 
 import pytest
+import yaml
 
 from layers.catalogue import Catalogue
 from layers.citations import PLAN_FILES
 from layers.maps import load_maps
+from layers.mentions import build_index
 from layers.planatlas import PlanAtlas, build_atlas, search
 from layers.plannotes import load_body_targets, load_cross_links, note_problems
 from layers.plantext import PlanText, load_plans, parse_plan, section_path
@@ -221,3 +225,40 @@ def test_search_ranks_exact_names_first_and_finds_clauses(atlas: PlanAtlas) -> N
     clause = [r for r in found if r["type"] == "clause"]
     assert clause and clause[0]["href"].startswith("/plans/yunyang#专栏1-p")
     assert search(atlas, "   ") == [] and search(atlas, "没有这样的地方啊") == []
+
+
+def test_inventory_mentions_and_spellings_join_the_index(catalogue: Catalogue, tmp_path: Path) -> None:
+    """The inventory (data/plans/inventory.yaml, issue 9's data half) adds clauses and spellings."""
+    for name in PLAN_FILES.values():
+        shutil.copy(PLANS_DIR / name, tmp_path / name)
+    (tmp_path / "inventory.yaml").write_text(yaml.safe_dump({"entries": [
+        {"id": "yy-longgang", "name": "天下龙缸", "aliases": ["龙缸茶业公司"], "plans": ["yunyang"], "kind": "景区",
+         "mentions": [{"plan": "yunyang", "section": "第五章 第一节",
+                       "text": "围绕中药材优良品系选育、工厂化育苗与规范化种植技术研"}],
+         "feature": {"layer": "yy-projects", "key": "longgang"}},
+        {"id": "nowhere", "name": "不存在", "plans": ["yunyang"], "kind": "x", "mentions": [],
+         "unmapped_reason": "test"},
+    ]}, allow_unicode=True), "utf-8")
+    plans = load_plans(tmp_path)
+    index = build_index(catalogue, load_maps(ROOT / "data"), plans, tmp_path)
+    ms = index.mentions("yy-projects", "longgang")
+    assert any(m.how == "inventory" and m.section == "第五章第一节" for m in ms)
+    assert any(m.how == "name" and m.match == "龙缸茶业公司" for m in ms)  # an alias the inventory spells
+    assert "龙缸茶业公司" in index.aliases[("yy-projects", "longgang")]
+    plain = build_index(catalogue, load_maps(ROOT / "data"), plans, None)
+    assert not any(m.how == "inventory" for m in plain.mentions("yy-projects", "longgang"))
+
+
+def test_layers_check_reports_a_quote_that_is_not_verbatim(tmp_path: Path) -> None:
+    from layers.plannotes import BODY_TARGETS_FILE, check_notes
+
+    for name in [*PLAN_FILES.values(), BODY_TARGETS_FILE]:
+        shutil.copy(PLANS_DIR / name, tmp_path / name)
+    known = {("cq-innovation-zones", "xibu-kexuecheng"), ("cq-municipality", "重庆市"), ("cq-counties", "500235"),
+             ("yy-high-tech-zone", "yy-gxq")}
+    assert check_notes(tmp_path, tmp_path, known) == []
+    text = (tmp_path / BODY_TARGETS_FILE).read_text("utf-8").replace("研发投入强度达到5%以上", "研发投入强度达到6%以上")
+    (tmp_path / BODY_TARGETS_FILE).write_text(text, "utf-8")
+    problems = check_notes(tmp_path, tmp_path, known)
+    assert len(problems) == 1 and "not verbatim" in problems[0]
+    assert "unknown feature" in check_notes(tmp_path, tmp_path, set())[-1]

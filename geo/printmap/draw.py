@@ -23,7 +23,7 @@ from matplotlib.text import Text
 from matplotlib.transforms import Bbox as MplBbox
 from matplotlib.transforms import ScaledTranslation
 
-from geo.printmap.furniture import Measure
+from geo.printmap.furniture import Measure, printable
 from geo.printmap.geometry import line_paths, point_xy, polygon_path
 from geo.printmap.spec import MM_PER_INCH, PrintLayer, Symbol
 
@@ -265,7 +265,8 @@ def place_labels(ax: Axes, requests: Sequence[LabelRequest], font: FontPropertie
             shift = ScaledTranslation(offset[0] / 72.0, offset[1] / 72.0, ax.figure.dpi_scale_trans)
             # A light backing box keeps the label legible on any fill and, unlike a path-effect halo
             # (which turns text into outlines), leaves it real, selectable text in PDF and SVG.
-            text = ax.text(req.x, req.y, req.text, transform=ax.transData + shift, ha=ha, va=va,
+            fname = props.get_file()
+            text = ax.text(req.x, req.y, printable(req.text, str(fname) if fname else None), transform=ax.transData + shift, ha=ha, va=va,
                            fontproperties=props, color="#1a1a1a", zorder=50, parse_math=False, clip_on=False,
                            bbox=LABEL_BACKING)
             placed.append(text)

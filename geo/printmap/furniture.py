@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from matplotlib.axes import Axes
@@ -34,6 +36,40 @@ NO_LINE_END = set("（《「『【〔〈“‘([")
 
 def mm_to_pt(mm: float) -> float:
     return mm / PT_TO_MM
+
+
+MISSING_GLYPH = "□"  # drawn for a character the font lacks (an emoji in a site name): visible, never a crash
+
+
+@lru_cache(maxsize=8)
+def _charmap(fname: str) -> frozenset[int]:
+    return frozenset(get_font(fname).get_charmap())
+
+
+def printable(text: str, fname: str | None) -> str:
+    """User text made safe to draw as plain text with the font ``fname``.
+
+    Tabs and other control characters become spaces (newlines are kept: they
+    separate lines), invisible format characters (zero-width space, joiners,
+    direction marks, BOM) are dropped, and characters the font has no glyph for
+    become ``□``. Mathtext is never involved: every text is drawn with
+    ``parse_math=False``, so ``$`` is a dollar sign.
+    """
+    chars = _charmap(fname) if fname else None
+    out = []
+    for ch in str(text):
+        if ch == "\n":
+            out.append(ch)
+            continue
+        cat = unicodedata.category(ch)
+        if cat == "Cf":
+            continue
+        if cat in ("Cc", "Zl", "Zp"):
+            ch = " "
+        if chars is not None and ord(ch) not in chars:
+            ch = MISSING_GLYPH if ord(MISSING_GLYPH) in chars else "?"
+        out.append(ch)
+    return "".join(out)
 
 
 _ADVANCES: dict[tuple[str, str], float] = {}
@@ -66,7 +102,7 @@ class Measure:
             prop.set_size(size)
             w, _h, _d = self.renderer.get_text_width_height_descent(text, prop, ismath=False)
             return float(w) * self.px_to_mm
-        total = sum(_advance_pt(str(fname), c) for c in text)
+        total = sum(_advance_pt(str(fname), c) for c in printable(text, str(fname)))
         return total * size / _REF_SIZE * PT_TO_MM
 
     def wrap(self, text: str, font: FontProperties, size: float, max_mm: float) -> list[str]:
@@ -103,6 +139,8 @@ def draw_text(page: Axes, x: float, y: float, text: str, font: FontProperties, s
     """Literal text at sheet mm: never mathtext, never TeX."""
     prop = font.copy()
     prop.set_size(size)
+    fname = prop.get_file()
+    text = printable(text, str(fname) if fname else None)
     return page.text(x, y, text, fontproperties=prop, color=color, ha=ha, va=va, zorder=zorder,
                      parse_math=False, usetex=False)
 

@@ -25,6 +25,7 @@ from matplotlib.figure import Figure
 from matplotlib.transforms import Bbox as MplBbox
 from pyproj import CRS
 
+from geo.errors import InvalidInput
 from geo.fonts import CjkFonts, cjk_fonts
 from geo.printmap.draw import OTHER_KEY, draw_layer, label_requests, look_for, place_labels
 from geo.printmap.furniture import (
@@ -40,6 +41,7 @@ from geo.printmap.furniture import (
 from geo.printmap.geometry import Bbox, Frame, crs_for_view, crs_label, fit_frame, prepare
 from geo.printmap.png import encode_png
 from geo.printmap.spec import MM_PER_INCH, MapText, Page, PrintLayer
+from geo.printmap.svgfont import embed_font
 
 SCHEMATIC_MARK = "示意范围"
 DEFAULT_DISCLAIMER = ("本图中标注“示意范围”的要素系依据规划文本示意绘制，位置与范围均不精确，"
@@ -238,6 +240,21 @@ def _figsize(page: Page) -> tuple[float, float]:
     return (w + 0.01) / page.dpi, (h + 0.01) / page.dpi
 
 
+MIN_MAP_MM = 15.0
+
+
+def _check_room(map_box: tuple[float, float, float, float], page: Page) -> None:
+    """Refuse a sheet whose title, legend and notes leave no room for the map (a small PNG at a high dpi)."""
+    _, _, w, h = map_box
+    if not (w >= MIN_MAP_MM and h >= MIN_MAP_MM):
+        px_w, px_h = round(page.width_mm / MM_PER_INCH * page.dpi), round(page.height_mm / MM_PER_INCH * page.dpi)
+        raise InvalidInput(
+            f"图幅太小：{px_w}×{px_h} 像素在 {page.dpi} dpi 下只有 {page.width_mm:.0f}×{page.height_mm:.0f} 毫米，"
+            f"放不下标题、图例和地图。请增大像素尺寸或降低 dpi（如 96 或 150）/ the sheet is too small: {px_w}x{px_h} px "
+            f"at {page.dpi} dpi is {page.width_mm:.0f}x{page.height_mm:.0f} mm, no room for the title, legend and map; "
+            "use more pixels or a lower dpi (e.g. 96 or 150)")
+
+
 def build_figure(layers: Sequence[PrintLayer], text: MapText, page: Page, bbox: Bbox,
                  crs: CRS | None = None, fonts: CjkFonts | None = None) -> Rendered:
     """Compose the sheet; ``layers`` are drawn in order (first at the bottom)."""
@@ -250,6 +267,7 @@ def build_figure(layers: Sequence[PrintLayer], text: MapText, page: Page, bbox: 
     note = f"坐标系：{crs_label(crs)}"
     hint, schematic_guess = _in_view(layers, bbox)
     lay = _layout(page, text, measure, fonts, note, schematic_guess, hint)
+    _check_room(lay.map_box, page)
     frame = fit_frame(bbox, lay.map_box[2] / lay.map_box[3], crs)
     tolerance = frame.ground_m_per_paper_mm(lay.map_box[2]) * 0.05  # 0.05 mm on paper
     prepared = {layer.id: prepare(layer.features, frame, tolerance) for layer in layers}
@@ -257,6 +275,7 @@ def build_figure(layers: Sequence[PrintLayer], text: MapText, page: Page, bbox: 
                     for p in prepared.values() if not p.empty)
     if schematic != schematic_guess:  # the frame's margins hold (or lose) a schematic feature: lay out again
         lay = _layout(page, text, measure, fonts, note, schematic, hint)
+        _check_room(lay.map_box, page)
         frame = fit_frame(bbox, lay.map_box[2] / lay.map_box[3], crs)
         prepared = {layer.id: prepare(layer.features, frame, tolerance) for layer in layers}
     mx, my, mw, mh = lay.map_box
@@ -340,6 +359,8 @@ def save(fig: Figure, page: Page, *, title: str = "") -> bytes:
         meta["Date"] = None  # SVG: no timestamp, the same map gives the same file
     with saving():
         fig.savefig(buf, format=page.format, dpi=page.dpi, metadata=meta, facecolor="white")
+    if page.format == "svg":  # Chinese must show on a machine without CJK fonts: embed a subset
+        return embed_font(buf.getvalue(), cjk_fonts().regular)
     return buf.getvalue()
 
 

@@ -198,6 +198,12 @@ def _read_sites(data: bytes, filename: str, *, crs: str | None, encoding: str | 
     industries: list[Any] = [(str(v).strip() or None) if v is not None else None
                              for v in (attrs[industry_col] if industry_col else [None] * len(attrs))]
     lonlat = _repair(lonlat, names, notes)
+    degenerate = np.flatnonzero(shapely.is_empty(lonlat) | shapely.is_missing(lonlat))
+    if len(degenerate):
+        listed = "、".join(names[i] for i in degenerate[:10]) + ("…" if len(degenerate) > 10 else "")
+        raise InvalidInput(f"{len(degenerate)} 个场地的几何退化（所有点重合或共线，面积为零），无法核查：{listed}。"
+                           f"请改正后重新上传 / {len(degenerate)} site geometries are degenerate (all points equal or on "
+                           f"one line, zero area) and cannot be checked: {listed}; fix them and upload again")
     warnings: list[str] = []
     if area is not None:
         sample_ll = points_to_lonlat(sample, choice)

@@ -72,21 +72,38 @@ def _header_crs(meta: dict[str, str], eastings: np.ndarray) -> CrsChoice | None:
 
 
 def _polygon(rings: dict[int, list[tuple[float, float]]]) -> BaseGeometry:
-    polys: list[tuple[list[tuple[float, float]], list[list[tuple[float, float]]]]] = []
+    """Rings in ring-number order: a ring inside an earlier outer ring is its hole, else a new part.
+
+    The containment test goes through an STRtree, so a parcel with thousands of
+    rings costs about n log n, not the n² of testing every ring against every part.
+    """
+    coords = []
     for _, pts in sorted(rings.items()):
         if len(pts) > 1 and pts[0] == pts[-1]:
             pts = pts[:-1]
-        if len(pts) < 3:
-            continue
-        ring = shapely.Polygon(pts)
-        host = next((p for p in polys if shapely.Polygon(p[0]).contains(ring.representative_point())), None)
-        if host is not None:
-            host[1].append(pts)
-        else:
-            polys.append((pts, []))
-    parts = [shapely.Polygon(shell, holes) for shell, holes in polys]
-    if not parts:
+        if len(pts) >= 3:
+            coords.append(pts)
+    if not coords:
         return shapely.Polygon()
+    if len(coords) == 1:
+        return shapely.Polygon(coords[0])
+    polygons = np.array([shapely.Polygon(pts) for pts in coords], dtype=object)
+    try:
+        probes = shapely.point_on_surface(polygons)
+    except shapely.errors.GEOSException:  # a self-intersecting ring: its mean vertex is a fair probe
+        probes = np.array([shapely.Point(np.mean(pts, axis=0)) for pts in coords], dtype=object)
+    tree = shapely.STRtree(polygons)
+    host_of = np.full(len(coords), -1)
+    for i, probe in enumerate(probes):
+        for j in sorted(int(j) for j in tree.query(probe, predicate="within") if j < i):
+            if host_of[j] == -1:  # only an outer ring hosts holes
+                host_of[i] = j
+                break
+    holes: dict[int, list[list[tuple[float, float]]]] = {}
+    for i, host in enumerate(host_of):
+        if host != -1:
+            holes.setdefault(int(host), []).append(coords[i])
+    parts = [shapely.Polygon(coords[i], holes.get(i, [])) for i in range(len(coords)) if host_of[i] == -1]
     return parts[0] if len(parts) == 1 else shapely.MultiPolygon(parts)
 
 
@@ -120,11 +137,14 @@ def parse_landtxt(data: bytes, encoding: str | None, limits: ReadLimits) -> RawS
             continue
         if len(fields) >= 4 and parcels:
             try:
-                ring_no, x, y = int(float(fields[1])), float(fields[2]), float(fields[3])
+                ring_f, x, y = float(fields[1]), float(fields[2]), float(fields[3])
+                if not (np.isfinite([ring_f, x, y]).all() and ring_f == int(ring_f) and 0 <= ring_f < 1e6):
+                    raise ValueError(line)
+                ring_no = int(ring_f)
             except ValueError:
                 raise InvalidInput(f"坐标TXT 第 {lineno} 行无法解析：{line[:60]!r}（应为 点号,圈号,X,Y）/ "
                                    f"line {lineno} of the land TXT is unreadable: {line[:60]!r} "
-                                   "(expected name,ring,X,Y)") from None
+                                   "(expected name,ring,X,Y; finite numbers, ring a small whole number)") from None
             rings[-1].setdefault(ring_no, []).append((y, x))  # X north, Y east -> (east, north)
             vertices += 1
             if vertices > limits.max_vertices:

@@ -25,12 +25,18 @@ def normalise_encoding(name: str) -> str:
         return "gb18030"
     if label in ("utf8", "utf-8", "65001"):
         return "utf-8"
+    unknown = InvalidInput(
+        f"不认识的文本编码 {name[:60]!r}，可选 utf-8 或 gbk / unknown text encoding {name[:60]!r}; use utf-8 or gbk")
+    if len(label) > 40 or "\x00" in label:
+        raise unknown
     try:
-        return codecs.lookup(label).name
-    except LookupError:
-        raise InvalidInput(
-            f"不认识的编码 {name!r}，可选 utf-8 或 gbk / unknown encoding {name!r}; use utf-8 or gbk"
-        ) from None
+        info = codecs.lookup(label)
+    except (LookupError, ValueError):
+        raise unknown from None
+    # rot13, base64, hex, zlib, bz2, uu, quopri... are codecs but not text encodings: bytes -> bytes.
+    if not getattr(info, "_is_text_encoding", True):
+        raise unknown
+    return info.name
 
 
 def guess_encoding(data: bytes) -> str:

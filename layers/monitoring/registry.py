@@ -6,29 +6,38 @@ Indicators are data, not code. The registry is rebuilt from the catalogue:
   any later file such as body-text targets) contributes its rows. A table
   belongs to the plan named by its ``plan`` field, else to the plan its id names;
   a row may name its own ``plan``. A new file needs no code change;
+* each target list (a YAML list of ``{feature: <layer>/<key>, indicator, value,
+  unit, comparator, year, source, quote}``: ``data/plans/*targets*.yaml`` such as
+  ``body-targets.yaml``, or such a list in ``data/indicators/``) contributes its
+  body-text targets;
 * each feature of a layer whose attributes carry ``targets`` (e.g. the science
-  city's "研发投入强度达到5%以上") contributes those targets, unless the same
-  target is already a table row (the municipality's targets repeat 专栏1).
+  city's "研发投入强度达到5%以上") contributes those targets,
+unless the same target is already listed (the municipality's targets repeat 专栏1).
 
 Ids are stable: ``<table>.<number>`` (or the row's position when the table has
-no numbers, or the row's own ``id``) and ``<layer>.<feature key>.<n>`` for
-feature targets. Numbers are copied from the data; nothing is invented: a
+no numbers, or the row's own ``id``) and ``<layer>.<feature key>.<indicator>``
+for body-text targets (the same id whichever file records them). Numbers are copied from the data; nothing is invented: a
 target the plan does not give stays ``None`` and the status says so.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from layers.catalogue import Catalogue
+from geo.errors import DataError
+from layers.catalogue import Catalogue, Layer
+from layers.tables import load_records
+
+log = logging.getLogger(__name__)
 
 PLANS = ("chongqing", "yunyang")
 FIRST_YEAR, LAST_YEAR, BASE_YEAR = 2021, 2025, 2020
 # How the plans word a comparison; "以上" in Chinese official usage includes the bound.
-QUALIFIERS = {"以上": "≥", "达到": "≥", "突破": ">", "超过": ">", "以下": "≤", "不超过": "≤", "低于": "<", "控制在": "≤"}
+QUALIFIERS = {"翻番": "≥", "以上": "≥", "达到": "≥", "突破": ">", "超过": ">", "以下": "≤", "不超过": "≤", "低于": "<", "控制在": "≤"}
 _TEXT_TARGET = re.compile(r"^\s*(>=|<=|≥|≤|>|<|＞|＜)?\s*(-?\d+(?:\.\d+)?)")
 _NORMALISE = str.maketrans({"＞": ">", "＜": "<"})
 
@@ -116,7 +125,10 @@ def parse_text_target(text: Any) -> tuple[str | None, float | None]:
 
 
 def normalise_name(name: str) -> str:
-    return re.sub(r"[\s（）()“”\"、,，]", "", name).replace("年均", "").replace("R&D", "研发").replace("GDP", "地区生产总值")
+    text = re.sub(r"[\s（）()“”\"、,，]", "", name)
+    for old, new in (("年均", ""), ("国家级", "国家"), ("R&D", "研发"), ("GDP", "地区生产总值")):
+        text = text.replace(old, new)
+    return text
 
 
 def _same_indicator(a: str, b: str) -> bool:
@@ -131,7 +143,7 @@ def _table_plan(table_id: str, table: dict[str, Any], row: dict[str, Any]) -> st
 
 def _comparator(row: dict[str, Any], parsed: str | None) -> str:
     explicit = row.get("comparator")
-    if explicit in ("≥", ">", "≤", "<", ">=", "<="):
+    if explicit in ("≥", ">", "≤", "<", ">=", "<=", "="):
         return {">=": "≥", "<=": "≤"}.get(str(explicit), str(explicit))
     if parsed:
         return parsed
@@ -190,8 +202,66 @@ def table_indicators(table_id: str, table: dict[str, Any]) -> list[Indicator]:
     return out
 
 
+def _body_target(layer: Layer, key: str, fname: str, target: dict[str, Any], source: str,
+                 quote: Any) -> Indicator | None:
+    """One body-text target on a feature, or None when it is outside 2021-2025 or has no indicator."""
+    name = str(target.get("indicator") or "").strip()
+    if not name or target.get("year") not in (None, LAST_YEAR):
+        return None
+    value = _number(target.get("value"))
+    note = target.get("note")
+    if target.get("year") is None:
+        note = (note + "；" if note else "") + "原文未写年份，按“十四五”期末（2025年）监测"
+    op = _comparator(target, None)
+    base = _number(target.get("value_2020"))
+    shown = "" if value is None else (f"{value:g}" if op == "=" else f"{op}{value:g}")
+    source_text = str(target.get("source") or source)
+    plan = target.get("plan") if target.get("plan") in PLANS else next(
+        (p for p in PLANS if source_text.startswith(p)), layer.manifest.plan)  # a Yunyang target on a county
+    return Indicator(
+        id=f"{layer.id}.{key}.{name}", plan=str(plan), group="正文目标", number=None, name=f"{fname}：{name}",
+        unit=str(target.get("unit") or ""), base_value=base, target=value, target_text=shown,
+        comparator="≥" if op == "=" else op, kind="level", path="none" if base is None else "linear", attribute=None,
+        source=source_text, quote=target.get("quote") or quote, note=note,
+        feature=FeatureRef(layer.id, key, fname), table=None)
+
+
+def _duplicate(candidate: Indicator, known: list[Indicator]) -> bool:
+    ref = candidate.feature
+    short = candidate.name.split("：", 1)[-1]
+    return any(k.id == candidate.id or (k.plan == candidate.plan and _same_indicator(k.name.split("：", 1)[-1], short)
+                                        and (k.feature is None or ref is None or k.feature == ref))
+               for k in known)
+
+
+def target_list_indicators(catalogue: Catalogue, known: list[Indicator]) -> list[Indicator]:
+    """Body-text targets from target-list files (``data/plans/*targets*.yaml``, lists in ``data/indicators``)."""
+    paths = sorted((catalogue.data_dir / "plans").glob("*targets*.yaml"))
+    paths += [p for p in sorted((catalogue.data_dir / "indicators").glob("*.yaml")) if p.stem not in catalogue.indicators]
+    out: list[Indicator] = []
+    for path in paths:
+        try:
+            rows = load_records(path)
+        except DataError as exc:
+            log.error("target list %s unreadable: %s", path, exc.message)
+            continue
+        for row in rows:
+            ref = str(row.get("feature") or "")
+            layer_id, _, key = ref.partition("/")
+            layer = catalogue.layers.get(layer_id)
+            if layer is None or not key:
+                continue
+            frame = layer.features
+            match = frame[frame[layer.manifest.key].astype(str) == key]
+            fname = str(match.iloc[0].get(layer.manifest.label_field) or key) if len(match) else key
+            ind = _body_target(layer, key, fname, row, path.name, row.get("quote"))
+            if ind is not None and not _duplicate(ind, known + out):
+                out.append(ind)
+    return out
+
+
 def feature_indicators(catalogue: Catalogue, known: list[Indicator]) -> list[Indicator]:
-    """Body-text targets recorded on features (``targets`` attribute), minus those already in a table."""
+    """Body-text targets recorded on features (``targets`` attribute), minus those already listed."""
     out: list[Indicator] = []
     for layer in catalogue.ordered():
         frame = layer.features
@@ -204,28 +274,13 @@ def feature_indicators(catalogue: Catalogue, known: list[Indicator]) -> list[Ind
                 continue
             key = str(feature[key_field])
             fname = str(feature.get(label) or key)
-            for n, target in enumerate(targets, start=1):
-                if not isinstance(target, dict) or not target.get("indicator"):
+            for target in targets:
+                if not isinstance(target, dict):
                     continue
-                if target.get("year") not in (None, LAST_YEAR):
-                    continue
-                name = str(target["indicator"])
-                value = _number(target.get("value"))
-                plan = layer.manifest.plan
-                if any(k.plan == plan and _same_indicator(k.name, name) and (k.feature is None or k.feature.key == key)
-                       for k in known + out):
-                    continue
-                note = target.get("note")
-                if target.get("year") is None:
-                    note = (note + "；" if note else "") + "原文未写年份，按“十四五”期末（2025年）监测"
-                op = _comparator(target, None)
-                out.append(Indicator(
-                    id=f"{layer.id}.{key}.{n}", plan=plan, group="正文目标", number=None, name=f"{fname}：{name}",
-                    unit=str(target.get("unit") or ""), base_value=_number(target.get("value_2020")), target=value,
-                    target_text=f"{op}{value:g}" if value is not None else "", comparator=op, kind="level",
-                    path="none" if _number(target.get("value_2020")) is None else "linear", attribute=None,
-                    source=str(feature.get("source") or layer.manifest.title), quote=target.get("quote") or
-                    feature.get("quote"), note=note, feature=FeatureRef(layer.id, key, fname), table=None))
+                ind = _body_target(layer, key, fname, target, str(feature.get("source") or layer.manifest.title),
+                                   feature.get("quote"))
+                if ind is not None and not _duplicate(ind, known + out):
+                    out.append(ind)
     return out
 
 
@@ -243,6 +298,7 @@ def build_registry(catalogue: Catalogue) -> Registry:
             name = str(match.iloc[0].get(layer.manifest.label_field) or key) if len(match) else str(key)
             links.setdefault(table_id, FeatureRef(layer.id, str(key), name))
     rows = [r if r.feature or r.table not in links else _with_feature(r, links[str(r.table)]) for r in rows]
+    rows.extend(target_list_indicators(catalogue, rows))
     rows.extend(feature_indicators(catalogue, rows))
     registry = Registry()
     for row in rows:

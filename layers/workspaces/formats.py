@@ -27,7 +27,7 @@ SUFFIX = {"point": "points", "line": "lines", "polygon": "polygons"}
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 CSV_HEADER = ["序号", "名称", "申报产业", "几何类型", "面积(公顷)", "面积(亩)", "区县", "一区两群", "区域",
               "所在规划分区", "重叠面积(公顷)", "重叠面积(亩)", "占场地比例", "是否在万开云走廊", "最近分区",
-              "最近距离(米)", "产业是否相符", "提示"]
+              "最近距离(米)", "产业是否相符", "提示", "合规性审查"]
 
 
 def safe_cell(value: Any) -> Any:
@@ -42,6 +42,16 @@ def _join(values: list[Any]) -> str:
     if all(v is None or v == "" for v in values):
         return ""
     return "；".join("" if v is None else str(v) for v in values)
+
+
+def compliance_text(site: dict[str, Any]) -> str:
+    """合规性审查 cell: every control class the site touches, with area, share and verdict."""
+    parts = []
+    for c in (site.get("compliance") or {}).get("classes") or []:
+        verdict = {"forbid": "冲突", "restrict": "提示"}.get(c.get("effect"), "")
+        size = f"{c['area_ha']}公顷/{c['area_mu']}亩/{c['share']:.1%}" if c.get("share") is not None else "位于其中"
+        parts.append(f"{c.get('layer_title')}·{c.get('class')} {size}" + (f"（{verdict}）" if verdict else ""))
+    return "；".join(parts)
 
 
 def csv_rows(report: dict[str, Any]) -> list[list[Any]]:
@@ -61,6 +71,7 @@ def csv_rows(report: dict[str, Any]) -> list[list[Any]]:
             nearest.get("name"), nearest.get("distance_m"),
             ("" if not matches else "是" if all(matches) else "否"),
             _join(s.get("flags", [])),
+            compliance_text(s),
         ])
     return rows
 

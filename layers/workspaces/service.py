@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +23,7 @@ import shapely
 from geo.overlay import ZoneIndex, ZoneLayer, analyse
 from geo.readers import AreaOfInterest, ReadLimits, SiteSet, read_sites
 from layers.catalogue import Catalogue, Layer
+from layers.compliance import ControlSource, check_sites
 from layers.workspaces.model import Workspace, WorkspaceStore, new_workspace_id
 
 REPORT_VERSION = 1
@@ -94,12 +96,18 @@ def _summary(sites: list[dict[str, Any]]) -> dict[str, int]:
 
 
 def build_report(ws_id: str, created: datetime, filename: str, data: bytes, siteset: SiteSet,
-                 context: OverlayContext) -> dict[str, Any]:
+                 context: OverlayContext, control: Sequence[ControlSource] = ()) -> dict[str, Any]:
     """The JSON report of one upload (also what ``GET /api/overlay/{id}`` returns)."""
     result = analyse(siteset.sites, context.index)
     sites = result.site_reports(siteset.sites)
     for rep, attrs in zip(sites, siteset.sites["attributes"], strict=True):
         rep["attributes"] = attrs
+    # 合规性审查 against the store's control layers (index first, exact geometry for candidates only)
+    compliance, control_layers = check_sites(siteset.sites, control)
+    for rep, comp in zip(sites, compliance, strict=True):
+        rep["compliance"] = comp
+        if comp["conflicts"]:
+            rep["flags"] = [*rep["flags"], *(f"合规冲突 / conflict: {c}" for c in comp["conflicts"])]
     notes = list(siteset.notes)
     if not context.zone_layers:
         notes.append("目前没有规划分区图层可供叠加，仅给出区县归属 / no plan-zone layers are loaded yet; only the "
@@ -114,25 +122,30 @@ def build_report(ws_id: str, created: datetime, filename: str, data: bytes, site
         "notes": notes, "layers": context.index.layers, "county_layer": context.county_layer,
         "measured_in": "Albers equal-area (CGCS2000 ellipsoid) fitted to Chongqing; 1 亩 = 10000/15 m²",
         "summary": _summary(sites), "sites": sites,
+        "compliance": {"layers": control_layers,
+                       "conflicts": sum(1 for s in sites if s["compliance"]["conflicts"]),
+                       "notes": sum(1 for s in sites if s["compliance"]["notes"])},
     }
 
 
 def analyse_upload(data: bytes, filename: str, catalogue: Catalogue, *, crs: str | None = None,
-                   encoding: str | None = None, limits: ReadLimits | None = None) -> Workspace:
+                   encoding: str | None = None, limits: ReadLimits | None = None,
+                   control: Sequence[ControlSource] = ()) -> Workspace:
     """Read and analyse an upload into an unsaved :class:`Workspace`."""
     context = overlay_context(catalogue)
     siteset = read_sites(data, filename, crs=crs, encoding=encoding, limits=limits, area=context.area)
     ws_id = new_workspace_id()
     created = datetime.now(UTC)
-    report = build_report(ws_id, created, filename, data, siteset, context)
+    report = build_report(ws_id, created, filename, data, siteset, context, control)
     return Workspace(id=ws_id, created=created, filename=filename, sha256=report["sha256"], size_bytes=len(data),
                      format=siteset.format, crs=report["crs"], sites=siteset.sites, report=report)
 
 
 def create_workspace(store: WorkspaceStore, data: bytes, filename: str, catalogue: Catalogue, *,
                      crs: str | None = None, encoding: str | None = None,
-                     limits: ReadLimits | None = None) -> Workspace:
+                     limits: ReadLimits | None = None, control: Sequence[ControlSource] = ()) -> Workspace:
     """Analyse an upload and save it as a workspace (one transaction)."""
-    workspace = analyse_upload(data, filename, catalogue, crs=crs, encoding=encoding, limits=limits)
+    workspace = analyse_upload(data, filename, catalogue, crs=crs, encoding=encoding, limits=limits,
+                               control=control)
     store.save(workspace)
     return workspace

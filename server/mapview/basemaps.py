@@ -14,8 +14,18 @@ Settings (``enable_osm``, ``tianditu_token``, ``enable_amap``):
 
 from __future__ import annotations
 
+import html
+import logging
+import re
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import quote
+
+from geo.errors import DataError
+from layers.mbtiles import describe
+
+log = logging.getLogger(__name__)
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 OFFLINE_BASE_NAME = "离线矢量底图（无需联网）"
 AMAP_WARNING = ("高德底图采用 GCJ-02 坐标，与本图 WGS84 图层相比偏移约 500 米，"
@@ -29,10 +39,17 @@ class BasemapOptions:
     enable_osm: bool = False
     tianditu_token: str | None = None
     enable_amap: bool = False
+    files: tuple[tuple[str, Path], ...] = ()  # offline MBTiles: (URL name, path)
+    urls: tuple[tuple[str, str], ...] = ()  # intranet services: (title, URL template)
 
     @property
     def any_online(self) -> bool:
         return self.enable_osm or bool(self.tianditu_token) or self.enable_amap
+
+    @property
+    def any_extra(self) -> bool:
+        """Is there any basemap besides the offline vector base (so a switcher is needed)?"""
+        return self.any_online or bool(self.files) or bool(self.urls)
 
 
 @dataclass(frozen=True)
@@ -44,6 +61,9 @@ class TileProvider:
     max_zoom: int = 18
     warning: str | None = None
     overlay: bool = False
+    max_native_zoom: int | None = None
+    min_zoom: int = 0
+    datum: str = "wgs84"  # "gcj02": the page shifts its layers onto these tiles while they are shown
 
 
 def online_providers(options: BasemapOptions) -> list[TileProvider]:
@@ -68,5 +88,33 @@ def online_providers(options: BasemapOptions) -> list[TileProvider]:
         providers.append(TileProvider(
             "高德地图（在线，GCJ-02，偏移约500米）",
             "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8&x={x}&y={y}&z={z}",
-            "&copy; 高德地图 (GCJ-02)", subdomains="1234", warning=AMAP_WARNING))
+            "&copy; 高德地图 (GCJ-02)", subdomains="1234", warning=AMAP_WARNING, datum="gcj02"))
+    return providers
+
+
+def local_providers(options: BasemapOptions) -> list[TileProvider]:
+    """The operator's own tiles: MBTiles files served by planview, then intranet URL templates.
+
+    A file that cannot be read is logged and left out (the map still opens on the vector base).
+    """
+    providers: list[TileProvider] = []
+    for name, path in options.files:
+        if not _NAME.match(name):
+            log.error("basemap file name %r must be lowercase letters, digits, - or _; skipped", name)
+            continue
+        try:
+            tiles = describe(name, path)
+        except DataError as exc:
+            log.error("basemap %s skipped: %s", name, exc)
+            continue
+        if not tiles.raster:
+            log.error("basemap %s: %s tiles need a vector-tile renderer the map page does not have; skipped",
+                      name, tiles.format)
+            continue
+        attribution = html.escape(tiles.attribution or f"本地底图 {tiles.title}")
+        providers.append(TileProvider(f"{tiles.title}（本地离线瓦片）", f"/basemap/{name}/{{z}}/{{x}}/{{y}}",
+                                      attribution, subdomains="abc", max_zoom=18, max_native_zoom=tiles.max_zoom,
+                                      min_zoom=0))
+    for title, url in options.urls:
+        providers.append(TileProvider(f"{title}（内网）", url, html.escape(f"底图：{title}"), subdomains="abc"))
     return providers

@@ -29,19 +29,22 @@ from branca.element import Element, Figure, JavascriptLink, MacroElement
 from folium import plugins
 from folium.template import Template
 
+from geo.labels import label_anchor, sort_key
 from layers.catalogue import Catalogue, Layer
 from layers.maps import MapDefinition
+from layers.store.model import StoredLayer
+from layers.tiles import tile_columns
 from server.mapview.assets import PLANVIEW_MAIN, PLANVIEW_MODULES, localize, walk
-from server.mapview.basemaps import OFFLINE_BASE_NAME, BasemapOptions, online_providers
+from server.mapview.basemaps import OFFLINE_BASE_NAME, BasemapOptions, local_providers, online_providers
 
 PLAN_TITLES = {
     "chongqing": "重庆市科技创新“十四五”规划（2021—2025年）",
     "yunyang": "云阳县科技创新“十四五”规划（征求意见稿）",
 }
 # The map page's layout, in CSS px: the same numbers as in static/planview.css
-# (--pv-header-h, --pv-panel-w, the narrow-screen media query, .pv-mapwrap height);
+# (--pv-header-h, --pv-panel-w, the narrow-screen and phone media queries, .pv-mapwrap height);
 # static/planview/boot.js uses them to size the first view before any CSS has loaded.
-PAGE_LAYOUT = {"header_px": 52, "panel_px": 360, "narrow_px": 800, "narrow_map_vh": 70}
+PAGE_LAYOUT = {"header_px": 52, "panel_px": 360, "narrow_px": 800, "narrow_map_vh": 70, "phone_px": 480}
 ZOOM_SNAP = 0.5  # fit the plan area snugly; data is still fetched per whole zoom level
 PRECISION_SUFFIX = {"schematic": "（示意）", "mixed": "（部分示意）"}
 MISSING_LAYER = "图层数据尚未提供 / layer data not available yet"
@@ -71,6 +74,27 @@ def _geometry_kinds(layer: Layer) -> list[str]:
     return sorted(kinds)
 
 
+def label_config(layer: Layer) -> dict[str, Any] | None:
+    """The manifest's ``label:`` block plus one anchor per named feature ([lon, lat, text], larger
+    features first): the page draws and de-collides the names without waiting for geometry."""
+    spec = layer.manifest.label
+    if spec is None:
+        return None
+    field = spec.field or layer.manifest.label_field
+    frame = layer.features
+    points: list[tuple[float, float, float, str]] = []
+    for geom, text in zip(frame.geometry, frame[field] if field in frame.columns else [None] * len(frame),
+                          strict=True):
+        anchor = label_anchor(geom)
+        if anchor is None or text is None or (isinstance(text, float) and math.isnan(text)) or str(text) == "":
+            continue
+        points.append((sort_key(geom), anchor[0], anchor[1], str(text)))
+    points.sort(key=lambda p: p[0])
+    return {"min_zoom": spec.min_zoom, "max_zoom": spec.max_zoom, "priority": spec.priority,
+            "size": spec.size, "color": safe_color(spec.color, "#1f2933"), "halo": safe_color(spec.halo, "#ffffff"),
+            "points": [[x, y, text] for _, x, y, text in points]}
+
+
 def layer_config(layer: Layer, visible: bool) -> dict[str, Any]:
     """What the page's modules need to fetch, style, label and explain one layer."""
     m = layer.manifest
@@ -88,6 +112,7 @@ def layer_config(layer: Layer, visible: bool) -> dict[str, Any]:
         "title": m.title,
         "description": m.description,
         "plan": m.plan,
+        "role": m.role,
         "visible": visible,
         "url": f"/api/layers/{m.id}",
         "precision": m.precision,
@@ -108,7 +133,45 @@ def layer_config(layer: Layer, visible: bool) -> dict[str, Any]:
             "radius": style.radius,
         },
         "legend": legend,
+        "label": label_config(layer),
     }
+
+
+def _legend(m: Any) -> dict[str, Any] | None:
+    if not m.legend:
+        return None
+    return {"title": m.legend.title, "field": m.legend.field,
+            "categories": [{"value": c.value, "label": c.label, "color": safe_color(c.color)}
+                           for c in m.legend.categories]}
+
+
+def stored_layer_config(layer: StoredLayer, visible: bool) -> dict[str, Any]:
+    """A stored (large) layer: drawn from vector tiles; attributes fetched by id on click."""
+    m = layer.manifest
+    style = m.style
+    return {
+        "id": m.id, "title": m.title, "description": m.description, "plan": m.plan, "visible": visible,
+        "url": f"/api/layers/{m.id}", "tiles": f"/tiles/{m.id}/{{z}}/{{x}}/{{y}}.mvt",
+        "feature_url": f"/api/layers/{m.id}/features/", "tile_fields": tile_columns(m),
+        "precision": m.precision, "precision_mix": {m.precision: layer.feature_count},
+        "geometry_source": m.geometry_source, "geometry_kinds": [layer.geometry_type.title().replace("Multi", "")],
+        "feature_count": layer.feature_count, "bbox": list(layer.bbox), "label_field": m.label_field,
+        "popup_fields": m.popup_fields, "role": m.role,
+        "style": {"color": safe_color(style.color), "weight": style.weight,
+                  "fill_color": safe_color(style.fill_color, safe_color(style.color)),
+                  "fill_opacity": style.fill_opacity, "opacity": style.opacity, "dash_array": None,
+                  "radius": style.radius},
+        "legend": _legend(m),
+        "provenance": {k: m.provenance.get(k) for k in ("file", "sha256", "imported")},
+    }
+
+
+def stored_for_map(definition: MapDefinition, stored: list[StoredLayer]) -> list[StoredLayer]:
+    """Stored layers drawn on a map: those of its plan whose extent meets the map's."""
+    x0, y0, x1, y1 = definition.bounds
+    return [layer for layer in stored
+            if layer.manifest.plan == definition.plan and layer.bbox[0] <= x1 and layer.bbox[2] >= x0
+            and layer.bbox[1] <= y1 and layer.bbox[3] >= y0]
 
 
 @dataclass(frozen=True)
@@ -203,38 +266,53 @@ def _unavailable(definition: MapDefinition, catalogue: Catalogue) -> list[dict[s
     return out
 
 
-def map_config(definition: MapDefinition, catalogue: Catalogue, options: BasemapOptions) -> dict[str, Any]:
+def map_config(definition: MapDefinition, catalogue: Catalogue, options: BasemapOptions,
+               stored: list[StoredLayer] | None = None) -> dict[str, Any]:
     """The JSON the page passes to planview.js (no geometry)."""
     available = [(catalogue.layers[ml.id], ml.visible) for ml in definition.layers if ml.id in catalogue.layers]
     available.sort(key=lambda pair: (pair[0].manifest.order, pair[0].id))
+    configs = [layer_config(layer, visible) for layer, visible in available]
+    tiled = [stored_layer_config(layer, layer.manifest.role == "control")
+             for layer in stored_for_map(definition, stored or [])]
+    order = {lc["id"]: i for i, lc in enumerate(configs)}
+    # control layers lie under the plan zones (drawn first), other stored layers after them
+    configs = [lc for lc in tiled if lc["role"] == "control"] + configs + [lc for lc in tiled if lc["role"] != "control"]
+    del order
     return {
         "map": {"id": definition.id, "title": definition.title, "plan": definition.plan,
                 "plan_title": plan_title(definition.plan), "bounds": list(definition.bounds),
                 "min_zoom": definition.min_zoom, "max_zoom": definition.max_zoom},
-        "layers": [layer_config(layer, visible) for layer, visible in available],
+        "layers": configs,
+        "tiled": bool(tiled),
         "unavailable": _unavailable(definition, catalogue),
         # null when the plan has no indicator table (yet): the panel says so without a 404 request
         "indicators_url": f"/api/indicators/{definition.plan}" if definition.plan in catalogue.indicators else None,
         "export_url": "/api/export",
         "basemap_warnings": {p.name: p.warning for p in online_providers(options) if p.warning},
+        "basemap_datums": {p.name: p.datum for p in online_providers(options) if p.datum != "wgs84"},
     }
 
 
-def build_map_page(definition: MapDefinition, catalogue: Catalogue, options: BasemapOptions) -> MapPage:
+def build_map_page(definition: MapDefinition, catalogue: Catalogue, options: BasemapOptions,
+                   stored: list[StoredLayer] | None = None) -> MapPage:
     """Folium map + config for ``definition``; every asset local, no geometry embedded."""
-    config = map_config(definition, catalogue, options)
+    config = map_config(definition, catalogue, options, stored)
     x0, y0, x1, y1 = definition.bounds
     fmap = folium.Map(location=[(y0 + y1) / 2, (x0 + x1) / 2], zoom_start=initial_zoom(definition.bounds),
                       tiles=None, control_scale=False, zoom_control=True)
     fmap.options["min_zoom"] = definition.min_zoom
     fmap.options["max_zoom"] = definition.max_zoom
     fmap.options["zoom_snap"] = ZOOM_SNAP
-    if options.any_online:
+    providers = local_providers(options) + online_providers(options)
+    if providers:
         folium.FeatureGroup(name=OFFLINE_BASE_NAME, overlay=False, control=True, show=True).add_to(fmap)
-        for provider in online_providers(options):
-            folium.TileLayer(tiles=provider.url, attr=provider.attribution, name=provider.name,
-                             overlay=provider.overlay, show=False, subdomains=provider.subdomains,
-                             max_zoom=provider.max_zoom).add_to(fmap)
+        for provider in providers:
+            tiles = folium.TileLayer(tiles=provider.url, attr=provider.attribution, name=provider.name,
+                                     overlay=provider.overlay, show=False, subdomains=provider.subdomains,
+                                     max_zoom=provider.max_zoom)
+            if provider.max_native_zoom is not None:  # beyond the file's last zoom, scale its tiles up
+                tiles.options["max_native_zoom"] = provider.max_native_zoom
+            tiles.add_to(fmap)
     groups: dict[str, folium.FeatureGroup] = {}
     for lc in config["layers"]:
         # Leaflet's layer control renders names as HTML: escape the manifest's title.
@@ -284,7 +362,8 @@ def prefetch_config(config: dict[str, Any], zoom_snap: float) -> dict[str, Any]:
     """The little static/planview/boot.js needs to request the first view's data before Leaflet loads."""
     return {"bounds": config["map"]["bounds"], "min_zoom": config["map"]["min_zoom"],
             "max_zoom": config["map"]["max_zoom"], "zoom_snap": zoom_snap, "layout": PAGE_LAYOUT,
-            "layers": [{"id": lc["id"], "url": lc["url"], "visible": lc["visible"]} for lc in config["layers"]]}
+            "layers": [{"id": lc["id"], "url": lc["url"], "visible": lc["visible"]} for lc in config["layers"]
+                       if not lc.get("tiles")]}
 
 
 @lru_cache(maxsize=4)

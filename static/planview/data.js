@@ -4,7 +4,7 @@ import { BBOX_FROM_ZOOM, MAX_DATA_ZOOM, bucketFor, fetchOnce, layerUrl } from ".
 import { escapeHtml } from "./escape.js";
 import { featureName } from "./format.js";
 import { addNotice, removeNotice } from "./notices.js";
-import { clampedBounds, emit, visibleIds } from "./state.js";
+import { clampedBounds, emit, on, visibleIds } from "./state.js";
 import { pointStyle, styleFor, uncertaintyRing } from "./style.js";
 
 const REFRESH_DELAY_MS = 250;
@@ -28,6 +28,7 @@ function covers(outer, inner) {
 }
 
 export function needsLoad(ctx, st, bucket) {
+  if (st.cfg.tiles) return false; // drawn from vector tiles (tiles.js), never fetched whole
   if (st.failed && st.zoom < 0) return false;
   if (st.zoom < 0) return true;
   if (st.zoom < bucket && st.zoom < MAX_DATA_ZOOM) return true;
@@ -51,6 +52,7 @@ function fetchLayer(st, bucket, bbox) {
 /** Fetch and draw layer `id` for the current view; failures become a notice naming the layer. */
 export function load(ctx, id) {
   const st = ctx.layers[id];
+  if (st.cfg.tiles) return Promise.resolve(); // tiled layers load themselves (tiles.js)
   const bucket = bucketFor(ctx.map.getZoom());
   const bbox = bboxFor(ctx.map, bucket);
   const seq = ++st.seq;
@@ -70,6 +72,7 @@ export function load(ctx, id) {
 function setData(ctx, st, data, bucket, bbox) {
   const lc = st.cfg;
   const geo = L.geoJSON(data, {
+    coordsToLatLng: ctx.coordsToLatLng || L.GeoJSON.coordsToLatLng,
     style: (f) => styleFor(lc, f.properties || {}, f.geometry && f.geometry.type),
     pointToLayer: (f, latlng) => {
       const props = f.properties || {};
@@ -120,4 +123,14 @@ export function ensureLoaded(ctx, id) {
   const st = ctx.layers[id];
   if (st.data) return Promise.resolve();
   return st.loading || load(ctx, id);
+}
+
+/** Redraw every loaded layer (e.g. after the datum of the basemap changed). */
+export function wireRedraw(ctx) {
+  on(ctx, "datum", () => {
+    ctx.order.forEach((id) => {
+      const st = ctx.layers[id];
+      if (st.data) setData(ctx, st, st.data, st.zoom, st.bbox);
+    });
+  });
 }

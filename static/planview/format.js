@@ -64,6 +64,13 @@ export function placedKind(props) {
   return props && Object.prototype.hasOwnProperty.call(PLACED_LABEL, props.precision) ? props.precision : null;
 }
 
+const featureExtras = [];
+
+/** Let another module add a section to every feature card: fn(lc, props, full) -> escaped HTML or "". */
+export function addFeatureExtra(fn) {
+  featureExtras.push(fn);
+}
+
 /** The popup / side-panel body for one feature: attributes, quote, citation, provenance. */
 export function featureHtml(lc, props, full) {
   let html = '<div class="pv-feature-card">';
@@ -99,5 +106,6 @@ export function featureHtml(lc, props, full) {
   } else if (full && !isBlank(props.geometry_source || lc.geometry_source)) {
     html += '<p class="pv-placement">边界来源：' + escapeHtml(props.geometry_source || lc.geometry_source) + "</p>";
   }
+  featureExtras.forEach((fn) => { html += fn(lc, props, full) || ""; });
   return html + "</div>";
 }

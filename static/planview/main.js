@@ -4,15 +4,20 @@
 import "./leaflet-fixes.js";
 import { bucketFor, mark, pageData } from "./boot.js";
 import { wireBasemaps } from "./basemaps.js";
-import { load, needsLoad, refresh, scheduleRefresh } from "./data.js";
+import { load, needsLoad, refresh, scheduleRefresh, wireRedraw } from "./data.js";
 import { escapeHtml } from "./escape.js";
 import { featureHtml } from "./format.js";
+import { wireControls } from "./controls.js";
+import { wireLabels } from "./labels.js";
 import { buildLegend } from "./legend.js";
 import { addNotice } from "./notices.js";
 import { loadIndicators, selectById, wirePanel } from "./panel.js";
 import { applyInitialView, scheduleLinks, wireLinks } from "./permalink.js";
 import { focusFeature, wirePlanText } from "./plantext.js";
-import { createState, emit, idOfGroup, visibleIds } from "./state.js";
+import { wireSheet } from "./sheet.js";
+import { createState, emit, idOfGroup, on, visibleIds } from "./state.js";
+import { restyle } from "./style.js";
+import { wireTiles } from "./tiles.js";
 
 const planview = (window.planview = window.planview || {});
 planview.ready = false;
@@ -51,7 +56,13 @@ export function start(map, groups, layerControl) {
   map.on("moveend", () => { scheduleLinks(ctx); scheduleRefresh(ctx); });
 
   wirePanel(ctx);
-  buildLegend(ctx);
+  wireRedraw(ctx);
+  wireTiles(ctx);
+  const legend = buildLegend(ctx);
+  const foldControls = wireControls(ctx, legend);
+  const sheet = wireSheet(ctx);
+  on(ctx, "select", () => sheet.showFeature());
+  const labels = wireLabels(ctx);
   wireLinks(ctx);
   scheduleLinks(ctx);
 
@@ -62,6 +73,7 @@ export function start(map, groups, layerControl) {
     mark("pv-ready");
     planview.readyAt = performance.now();
     planview.loadMs = planview.readyAt - started;
+    foldControls();
     document.documentElement.setAttribute("data-planview-ready", "1");
     document.dispatchEvent(new CustomEvent("planview:ready"));
   });
@@ -85,5 +97,9 @@ export function start(map, groups, layerControl) {
   planview.refresh = () => refresh(ctx);
   planview.select = (id, fid) => selectById(ctx, id, fid);
   planview.permalink = () => window.location.href;
+  planview.placeLabels = () => labels.place();
+  planview.sheet = sheet;
+  planview.datum = () => ctx.datum;
+  planview.restyle = () => restyle(ctx);
   return ctx;
 }

@@ -3,6 +3,7 @@
 import { escapeHtml } from "./escape.js";
 import { featureHtml, featureName, isBlank } from "./format.js";
 import { geometryContains } from "./geometry.js";
+import { isPhone } from "./sheet.js";
 import { emit, on, visibleIds } from "./state.js";
 
 function findFeatureLayer(ctx, id, fid) {
@@ -26,8 +27,9 @@ function highlight(ctx, id, fid) {
   if (el) el.classList.add("pv-selected");
 }
 
-/** Every visible polygon feature under a point, top layer first. */
-function hitsAt(ctx, latlng) {
+/** Every visible polygon feature under a point (map coordinates), top layer first. */
+function hitsAt(ctx, mapLatLng) {
+  const latlng = ctx.toData ? ctx.toData(mapLatLng) : mapLatLng;
   const hits = [];
   visibleIds(ctx).slice().reverse().forEach((id) => {
     const st = ctx.layers[id];
@@ -48,6 +50,12 @@ function openIdentify(ctx, id, feature, latlng) {
 export function showHit(ctx, hits, index, latlng) {
   const { map, popup, layerControl } = ctx;
   const hit = hits[index];
+  if (isPhone()) {
+    // a phone shows the details in the bottom sheet only: a popup would cover the map twice over
+    map.closePopup(popup);
+    select(ctx, hit.id, hit.feature);
+    return;
+  }
   const lc = ctx.layers[hit.id].cfg;
   let html = featureHtml(lc, hit.feature.properties || {}, false);
   if (hits.length > 1) {

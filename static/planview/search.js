@@ -29,7 +29,7 @@ export function goTo(ctx, hit) {
   const { map } = ctx;
   const st = ctx.layers[hit.id];
   if (!map.hasLayer(st.group)) map.addLayer(st.group);
-  const bounds = L.geoJSON(hit.feature).getBounds();
+  const bounds = L.geoJSON(hit.feature, { coordsToLatLng: ctx.coordsToLatLng || L.GeoJSON.coordsToLatLng }).getBounds();
   let centre = bounds.getCenter();
   const g = hit.feature.geometry;
   if (g && (g.type === "Polygon" || g.type === "MultiPolygon") && !geometryContains(g, centre.lng, centre.lat)) {

@@ -15,6 +15,13 @@ export function categoryColor(lc, props) {
   return null;
 }
 
+const styleHooks = [];
+
+/** Let another module restyle features: fn(lc, props, style) -> a style (or nothing to keep it). */
+export function addStyleHook(fn) {
+  styleHooks.push(fn);
+}
+
 export function styleFor(lc, props, geomType) {
   const s = lc.style;
   const schematic = isSchematic(props);
@@ -22,7 +29,7 @@ export function styleFor(lc, props, geomType) {
   const cat = categoryColor(lc, props);
   const fill = safeColor(cat || s.fill_color, safeColor(s.color));
   const line = geomType && geomType.indexOf("LineString") >= 0;
-  return {
+  let style = {
     pane: "pv-" + lc.id,
     color: line ? fill : safeColor(s.color),
     weight: line ? Math.max(s.weight, 3) : s.weight,
@@ -33,6 +40,21 @@ export function styleFor(lc, props, geomType) {
     dashArray: schematic || placed ? SCHEMATIC_DASH : s.dash_array || null,
     className: "pv-feature pv-layer-" + lc.id + (schematic ? " pv-schematic" : "") + (placed ? " pv-" + placed : "")
   };
+  styleHooks.forEach((fn) => { style = fn(lc, props, style) || style; });
+  return style;
+}
+
+/** Re-apply the styles of every loaded feature (after a style hook changed its mind). */
+export function restyle(ctx) {
+  ctx.order.forEach((id) => {
+    const st = ctx.layers[id];
+    if (!st.geo) return;
+    st.geo.setStyle((f) => {
+      const props = f.properties || {};
+      return f.geometry && f.geometry.type === "Point" ? pointStyle(st.cfg, props)
+        : styleFor(st.cfg, props, f.geometry && f.geometry.type);
+    });
+  });
 }
 
 /** Point marker options for a feature (a circle, more opaque than areas). */

@@ -18,6 +18,9 @@ PACKAGES=(
   "leaflet-measure@3.1.0|MIT|LICENSE dist/leaflet-measure.cn.js dist/leaflet-measure.css dist/assets/cancel.png dist/assets/cancel_@2X.png dist/assets/check.png dist/assets/check_@2X.png dist/assets/focus.png dist/assets/focus_@2X.png dist/assets/rulers.png dist/assets/rulers_@2X.png dist/assets/start.png dist/assets/start_@2X.png dist/assets/trash.png dist/assets/trash_@2X.png"
   "leaflet-mouse-position@1.2.0|MIT|MIT-LICENCE.txt src/L.Control.MousePosition.js src/L.Control.MousePosition.css"
   "uplot@1.6.32|MIT|LICENSE dist/uPlot.esm.js dist/uPlot.min.css"
+  # the licence (Beerware) and the licences of what the bundle includes (geojson-vt ISC, pbf and vector-tile BSD)
+  # are stated in the package's README, copied as LICENSE
+  "leaflet.vectorgrid@1.3.0|Beerware (bundles geojson-vt ISC, pbf BSD-3-Clause, vector-tile BSD-3-Clause)|README.md dist/Leaflet.VectorGrid.bundled.min.js"
 )
 
 README="$VENDOR/README.md"
@@ -51,7 +54,7 @@ for entry in "${PACKAGES[@]}"; do
     rel="${f#dist/}"
     rel="${rel#src/}"
     case "$f" in
-      LICENSE|MIT-LICENCE.txt) rel="LICENSE" ;;
+      LICENSE|MIT-LICENCE.txt|README.md) rel="LICENSE" ;;
     esac
     mkdir -p "$(dirname "$dest/$rel")"
     cp "$WORK/x/package/$f" "$dest/$rel"

@@ -1,0 +1,83 @@
+"""The heavy jobs planview runs in worker processes: analyse an upload, export a map, render a report.
+
+Each is a plain module-level function of picklable arguments. The catalogue
+and the map definitions are not sent along (tens of MB); the worker loads
+them from disk once and keeps them, keyed by a :class:`CatalogueRef` whose
+``versions`` change whenever a layer file does.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from geo.readers import ReadLimits
+from layers.catalogue import Catalogue
+from layers.export import Exported, ExportOptions, Overlay, export_map
+from layers.maps import MapDefinition, load_maps
+from layers.store import StoreRef
+from layers.workspaces import Workspace
+
+
+@dataclass(frozen=True)
+class CatalogueRef:
+    """Where a catalogue lives and which layer versions it had: enough for a worker to load the same one."""
+
+    data_dir: Path
+    build_dir: Path
+    versions: tuple[tuple[str, str], ...]
+
+    @classmethod
+    def of(cls, catalogue: Catalogue) -> CatalogueRef:
+        return cls(Path(catalogue.data_dir), Path(catalogue.build_dir),
+                   tuple((lid, layer.version) for lid, layer in sorted(catalogue.layers.items())))
+
+
+_LOADED: dict[CatalogueRef, tuple[Catalogue, dict[str, MapDefinition]]] = {}
+_LOADED_LOCK = threading.Lock()
+
+
+def load(ref: CatalogueRef) -> tuple[Catalogue, dict[str, MapDefinition]]:
+    """The catalogue and maps for ``ref``, loaded once per worker process."""
+    with _LOADED_LOCK:
+        if ref not in _LOADED:
+            if len(_LOADED) > 2:
+                _LOADED.clear()
+            _LOADED[ref] = (Catalogue.load(ref.data_dir, ref.build_dir), load_maps(ref.data_dir))
+        return _LOADED[ref]
+
+
+def analyse_upload_job(ref: CatalogueRef, data: bytes, filename: str, crs: str | None, encoding: str | None,
+                       limits: ReadLimits, store: StoreRef | None = None) -> Workspace:
+    """Read and analyse an upload into an unsaved workspace (saving happens in the server, if still wanted).
+
+    With ``store``, the upload is also checked against the store's control layers (合规性审查)."""
+    from layers.compliance import control_sources
+    from layers.workspaces.service import analyse_upload
+
+    catalogue, _ = load(ref)
+    control = []
+    if store is not None:
+        opened = store.open()
+        control = control_sources(opened, opened.layers())
+    return analyse_upload(data, filename, catalogue, crs=crs, encoding=encoding, limits=limits, control=control)
+
+
+def export_map_job(ref: CatalogueRef, map_id: str, options: ExportOptions, overlay: Overlay | None) -> Exported:
+    catalogue, maps = load(ref)
+    return export_map(catalogue, maps, map_id, options, overlay=overlay)
+
+
+def report_job(ref: CatalogueRef, workspace: Workspace, date: str) -> bytes:
+    from layers.report import render_report
+
+    catalogue, maps = load(ref)
+    return render_report(catalogue, maps, workspace, date=date)
+
+
+def warm(ref: CatalogueRef) -> dict[str, Any]:
+    """Load the catalogue in a worker ahead of the first real job (benchmarks, start-up)."""
+    catalogue, maps = load(ref)
+    return {"layers": len(catalogue.layers), "maps": len(maps)}

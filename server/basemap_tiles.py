@@ -1,0 +1,52 @@
+"""``/basemap/{name}/{z}/{x}/{y}``: tiles from the operator's offline MBTiles files (no second server).
+
+Which files exist is configuration (``PLANVIEW_BASEMAP_FILES``, name -> path); a name not
+configured is a 404, never a path on disk. Responses carry an ETag (304 on a match), a day of
+caching, and honour a single HTTP Range. A tile the file lacks is ``204 No Content``: Leaflet
+leaves that square empty without an error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from geo.errors import NotFound
+from layers.mbtiles import media_type, read_tile
+from server.dependencies import SettingsDep
+
+router = APIRouter(tags=["basemap"])
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+@router.get("/basemap/{name}/{z}/{x}/{y}", include_in_schema=False)
+def basemap_tile(name: str, z: int, x: int, y: str, request: Request, settings: SettingsDep) -> Response:
+    path = settings.basemap_files.get(name)
+    if path is None:
+        raise NotFound(f"没有名为 {name} 的底图 / no basemap named {name!r}")
+    y_num = int(y.split(".")[0]) if y.split(".")[0].isdigit() else -1
+    data = read_tile(path, z, x, y_num)
+    if data is None:
+        return Response(status_code=204, headers={"Cache-Control": "public, max-age=86400"})
+    etag = '"' + hashlib.sha256(data).hexdigest()[:24] + '"'
+    headers = {"ETag": etag, "Cache-Control": "public, max-age=86400", "Accept-Ranges": "bytes"}
+    if data.startswith(b"\x1f\x8b"):
+        headers["Content-Encoding"] = "gzip"  # gzip'd vector tiles: the browser inflates them
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    match = _RANGE.match(request.headers.get("range", ""))
+    if match and (match.group(1) or match.group(2)):
+        size = len(data)
+        if match.group(1):
+            start, end = int(match.group(1)), int(match.group(2) or size - 1)
+        else:
+            start, end = max(0, size - int(match.group(2))), size - 1
+        if start >= size or start > end:
+            return Response(status_code=416, headers={**headers, "Content-Range": f"bytes */{size}"})
+        end = min(end, size - 1)
+        return Response(data[start:end + 1], status_code=206, media_type=media_type(data),
+                        headers={**headers, "Content-Range": f"bytes {start}-{end}/{size}"})
+    return Response(data, media_type=media_type(data), headers=headers)

@@ -1,0 +1,87 @@
+"""The web side of the job pool: the app's pool, awaiting a job without blocking, ``/api/jobs/{id}``.
+
+Request handlers submit heavy work with :func:`submit` and either await it
+with :func:`await_job` (which cancels the job when the client disconnects,
+so an abandoned upload is never saved) or answer 202 with ``/api/jobs/{id}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from geo.errors import NotFound
+from layers.jobs import JobHandle, JobPool, JobState, shared_pool
+from server.settings import Settings
+
+router = APIRouter(tags=["jobs"])
+DISCONNECT_POLL_S = 0.25
+
+
+class ClientGone(Exception):  # noqa: N818 - not an error of the caller's: they are gone
+    """The client disconnected while its job ran; the job was cancelled (answered with an empty 499)."""
+
+
+def app_pool(app: FastAPI) -> JobPool:
+    """The pool for the app's settings: shared by every app in the process, started on first use."""
+    pool: JobPool | None = getattr(app.state, "job_pool", None)
+    if pool is None:
+        settings: Settings = app.state.settings
+        pool = shared_pool(workers=settings.job_workers, timeout_s=settings.job_timeout_s,
+                           memory_mb=settings.job_memory_mb, queue_size=settings.job_queue)
+        app.state.job_pool = pool
+    return pool
+
+
+def submit(request: Request, fn: Callable[..., Any], *args: Any, label: str,
+           finish: Callable[[Any], Any] | None = None, **kwargs: Any) -> JobHandle:
+    """Queue a job on the app's pool (raises Busy -> 503 at once when full)."""
+    return app_pool(request.app).submit(fn, *args, label=label, finish=finish, **kwargs)
+
+
+async def await_job(request: Request, handle: JobHandle) -> Any:
+    """The job's result; cancels the job (nothing saved) if the client goes away while we wait."""
+    future = asyncio.wrap_future(handle.future)
+    while True:
+        done, _ = await asyncio.wait({future}, timeout=DISCONNECT_POLL_S)
+        if done:
+            return future.result()
+        if await request.is_disconnected():
+            handle.cancel()
+            raise ClientGone(handle.id)
+
+
+def job_url(handle: JobHandle) -> str:
+    return f"/api/jobs/{handle.id}"
+
+
+def accepted(handle: JobHandle) -> JSONResponse:
+    """202 Accepted with the job's status URL (``Location`` and in the body)."""
+    url = job_url(handle)
+    return JSONResponse({**handle.as_dict(), "url": url}, status_code=202,
+                        headers={"Location": url, "Retry-After": "1"})
+
+
+def wants_async(request: Request) -> bool:
+    """``Prefer: respond-async`` (RFC 7240) or ``?async=1``: answer 202 with a job URL instead of waiting."""
+    prefer = request.headers.get("prefer", "").lower()
+    return "respond-async" in prefer or request.query_params.get("async") in ("1", "true")
+
+
+@router.get("/api/jobs/{job_id}")
+def job_status(job_id: str, request: Request) -> JSONResponse:
+    """A job's state (queued/running/done/failed/cancelled), elapsed time, error, and a result link when done."""
+    try:
+        handle = app_pool(request.app).get(job_id)
+    except NotFound:
+        raise
+    body = {**handle.as_dict(), "url": job_url(handle)}
+    status = 200
+    headers = {"Cache-Control": "no-store"}
+    if handle.state in (JobState.queued, JobState.running):
+        headers["Retry-After"] = "1"
+    return JSONResponse(body, status_code=status, headers=headers)

@@ -1,0 +1,64 @@
+// tiles.js — owns the large layers drawn from vector tiles (/tiles/{layer}/{z}/{x}/{y}.mvt) with the
+// vendored Leaflet.VectorGrid (npm leaflet.vectorgrid 1.3.0, loaded by map.html only on maps that
+// have such layers). Tiles carry only what drawing needs (class, label); a click fetches the feature's
+// attributes by id from /api/layers/{layer}/features/{id} and hands it to the panel ("featureclick"),
+// so popups and the side panel work as for every other layer.
+import { addNotice } from "./notices.js";
+import { emit } from "./state.js";
+import { styleFor } from "./style.js";
+
+function tileStyle(lc, props) {
+  const s = styleFor(lc, props || {}, "Polygon");
+  return { fill: true, fillColor: s.fillColor, fillOpacity: s.fillOpacity, color: s.color,
+    weight: Math.min(s.weight, 1), opacity: s.opacity };
+}
+
+function attach(ctx, st) {
+  const lc = st.cfg;
+  const styles = {};
+  styles[lc.id] = (props) => tileStyle(lc, props);
+  const layer = L.vectorGrid.protobuf(lc.tiles, {
+    pane: st.pane,
+    interactive: true,
+    // SVG tiles: VectorGrid's canvas renderer does not report clicks on features
+    rendererFactory: L.svg.tile,
+    vectorTileLayerStyles: styles,
+    maxNativeZoom: 18,
+    // keep the tile's feature id with its properties: the click handler needs it
+    getFeatureId: (f) => { if (f.properties) f.properties.__fid = f.id; return f.id; }
+  });
+  let selectedId = null;
+  layer.on("click", (e) => {
+    const fid = e.layer && e.layer.properties ? e.layer.properties.__fid : undefined;
+    if (fid === undefined || fid === null) return;
+    L.DomEvent.stop(e);
+    const latlng = e.latlng;
+    fetch(lc.feature_url + encodeURIComponent(fid), { headers: { Accept: "application/geo+json" } })
+      .then((r) => { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); })
+      .then((feature) => {
+        if (selectedId !== null) layer.resetFeatureStyle(selectedId);
+        selectedId = feature.id;
+        layer.setFeatureStyle(feature.id, Object.assign(tileStyle(lc, feature.properties), { weight: 3, color: "#ffeb3b" }));
+        emit(ctx, "featureclick", { id: lc.id, feature, latlng });
+      })
+      .catch((err) => addNotice(lc.id, "图层「" + lc.title + "」要素 " + fid + " 读取失败：" + err.message));
+  });
+  st.group.addLayer(layer);
+  st.tiles = layer;
+  return layer;
+}
+
+/** Draw every tiled layer of the page into its (Folium-made) group. */
+export function wireTiles(ctx) {
+  const planview = window.planview;
+  planview.tiles = planview.tiles || {};
+  ctx.order.forEach((id) => {
+    const st = ctx.layers[id];
+    if (!st.cfg.tiles) return;
+    if (!window.L || !L.vectorGrid) {
+      addNotice(id, "图层「" + st.cfg.title + "」需要矢量瓦片组件，未能加载");
+      return;
+    }
+    planview.tiles[id] = attach(ctx, st);
+  });
+}

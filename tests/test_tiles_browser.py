@@ -1,0 +1,71 @@
+"""Large layers in the browser: drawn from vector tiles, a click fetches the feature and opens its popup.
+
+A control layer is imported into a private store, a real server serves it,
+headless Chromium opens the Yunyang map on it. Skipped with a reason when no
+Chromium is present.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+from support import running_app
+from tests_support_settings import settings_for
+
+from layers.store.importer import import_layer
+from server.settings import ROOT
+
+pytestmark = pytest.mark.browser
+
+
+def test_tiled_layer_draws_and_its_popup_works(browser: Any, tmp_path: Path) -> None:
+    i, j = np.meshgrid(np.arange(30), np.arange(30))
+    xs, ys = 108.90 + i.ravel() * 0.001, 30.90 + j.ravel() * 0.001
+    cls = np.where((i.ravel() + j.ravel()) % 2 == 0, "永久基本农田", "城镇开发边界")
+    gdf = gpd.GeoDataFrame({"DLMC": cls, "TBBH": [f"图斑{k}" for k in range(len(xs))]},
+                           geometry=shapely.box(xs, ys, xs + 0.001, ys + 0.001), crs="EPSG:4326")
+    src = tmp_path / "sqsx.gpkg"
+    gdf.to_crs("EPSG:4545").to_file(src, driver="GPKG")
+    settings = settings_for(tmp_path)
+    import_layer(src, layer_id="sqsx", title="三区三线", role="control", class_field="DLMC",
+                 gpkg_path=settings.layer_store_gpkg, class_defaults=ROOT / "data" / "control-classes.yaml")
+    with running_app(settings) as (_, base):
+        context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        logs: list[str] = []
+        page.on("console", lambda m: logs.append(m.text))
+        page.on("request", lambda r: logs.append("REQ " + r.url))
+        tiles: list[str] = []
+        page.on("response", lambda r: tiles.append(r.url) if "/tiles/sqsx/" in r.url and r.status == 200 else None)
+        # only the control layer visible, zoomed to the parcels
+        page.goto(f"{base}/maps/yunyang#map=17/30.9145/108.9145&layers=sqsx")
+        page.wait_for_function("window.planview && planview.tiles && planview.tiles.sqsx", timeout=30000)
+        page.wait_for_selector(".leaflet-pv-sqsx-pane path.leaflet-interactive", timeout=30000)
+        assert tiles, "no vector tile was loaded"
+        assert not any("/api/layers/sqsx?" in u for u in logs), "a tiled layer was fetched whole as GeoJSON"
+        container = page.locator(".leaflet-container").first.bounding_box()
+        assert container is not None
+        x, y = container["x"] + container["width"] / 2, container["y"] + container["height"] / 2
+        under = page.evaluate(f"document.elementFromPoint({x}, {y}).closest('.leaflet-pane').className")
+        assert "pv-sqsx" in under, under
+        try:
+            with page.expect_response(lambda r: "/api/layers/sqsx/features/" in r.url, timeout=20000) as info:
+                page.mouse.click(x, y)
+        except Exception:
+            raise AssertionError(str(logs[-15:]) + str(errors)) from None
+        assert info.value.status == 200
+        popup = page.locator(".leaflet-popup-content")
+        popup.wait_for(timeout=10000)
+        text = popup.inner_text()
+        assert "三区三线" in text and "图斑" in text
+        assert ("永久基本农田" in text) or ("城镇开发边界" in text)
+        assert "图斑" in page.locator("#pv-feature-body").inner_text()
+        assert not errors, errors
+        context.close()
