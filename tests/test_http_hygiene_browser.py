@@ -10,10 +10,13 @@ from __future__ import annotations
 import json
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from conftest import make_settings
+from support import bearer, running_app
 
 from layers.maps import load_maps
 from server.settings import ROOT
@@ -101,11 +104,22 @@ def test_monitor_page_draws_its_charts_and_map_under_the_policy(tab: Tab) -> Non
     tab.assert_clean("/monitor/yunyang")
 
 
-def test_overlay_result_draws_its_map_under_the_policy(tab: Tab, live_server: str) -> None:
-    request = urllib.request.Request(live_server + "/api/overlay?name=csp", data=GEOJSON, method="POST",
-                                     headers={"content-type": "application/geo+json"})
-    with urllib.request.urlopen(request, timeout=60) as r:  # noqa: S310 (loopback)
-        ws_id = json.load(r)["id"]
+def test_overlay_result_draws_its_map_under_the_policy(browser: Any, tmp_path: Path) -> None:
+    with running_app(make_settings(tmp_path, public_maps=True)) as (server, base):
+        auth = bearer(server.config.app, "planner")
+        request = urllib.request.Request(base + "/api/overlay?name=csp", data=GEOJSON, method="POST",
+                                         headers={"content-type": "application/geo+json", **auth})
+        with urllib.request.urlopen(request, timeout=60) as r:  # noqa: S310 (loopback)
+            ws_id = json.load(r)["id"]
+        tab = Tab(browser, base)
+        tab.context.set_extra_http_headers(auth)
+        try:
+            _draw_overlay(tab, ws_id)
+        finally:
+            tab.context.close()
+
+
+def _draw_overlay(tab: Tab, ws_id: str) -> None:
     page = tab.open(f"/overlay/{ws_id}")
     page.wait_for_selector("body[data-overlay-ready='1']", timeout=30_000)
     assert page.locator(".leaflet-overlay-pane canvas").count() > 0  # the map draws on a canvas
