@@ -21,6 +21,7 @@ from geo.errors import (
     InvalidInput,
     NotFound,
     PlanviewError,
+    QuotaExceeded,
     StorageError,
     TooLarge,
     UnsupportedFormat,
@@ -37,6 +38,7 @@ STATUS: dict[type[PlanviewError], int] = {
     DataError: 422,
     StorageError: 503,
     Busy: 503,
+    QuotaExceeded: 507,
     PlanviewError: 500,
 }
 

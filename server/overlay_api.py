@@ -13,7 +13,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
@@ -26,6 +26,7 @@ from layers.jobs.tasks import CatalogueRef, analyse_upload_job
 from layers.store import StoreRef
 from layers.workspaces import Workspace, WorkspaceStore, open_store
 from layers.workspaces.formats import to_csv, to_geojson, to_geopackage
+from layers.workspaces.model import check_quota
 from server import jobs
 from server.dependencies import CatalogueDep, SettingsDep
 from server.errors import status_for
@@ -37,6 +38,8 @@ router = APIRouter(tags=["overlay"])
 MAX_BOUNDARY = 200  # RFC 2046: at most 70; some clients pad, none needs more
 FIELD_LIMIT = 1024  # bytes for the small text fields (crs, encoding)
 TABLE_ROWS = 2000  # rows shown on the result page; the CSV has them all
+PAGE_SIZE = 50  # workspaces per page (the /overlay list and the API's default limit)
+MAX_PAGE_SIZE = 500
 CRS_CHOICES = [
     ("", "自动识别（按文件声明或坐标数值）"),
     ("EPSG:4326", "WGS84 经纬度 (EPSG:4326)"),
@@ -223,8 +226,12 @@ def _start_analysis(request: Request, upload: Upload, settings: Settings, catalo
     filename = clean_filename(upload.filename)
     meta: dict[str, Any] = {}
 
+    quota = settings.quota_bytes
+    if quota is not None:  # already full: say so now, before the upload is analysed
+        check_quota(store.usage_bytes(), 1, quota, None)
+
     def save(workspace: Workspace) -> Workspace:
-        store.save(workspace)
+        store.save(workspace, quota_bytes=quota)
         meta.update(workspace=workspace.id, result=f"/api/overlay/{workspace.id}", page=f"/overlay/{workspace.id}")
         return workspace
 
@@ -262,9 +269,25 @@ async def post_overlay(request: Request, settings: SettingsDep, catalogue: Catal
                     headers={"Location": f"/api/overlay/{workspace.id}"})
 
 
+def _page_link(limit: int, offset: int) -> str:
+    return f"/api/overlay?limit={limit}&offset={offset}"
+
+
 @router.get("/api/overlay")
-def list_overlays(request: Request) -> dict[str, Any]:
-    return {"workspaces": [s.as_dict() for s in get_store(request).list()]}
+def list_overlays(request: Request, limit: int = Query(PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE),
+                  offset: int = Query(0, ge=0)) -> dict[str, Any]:
+    """Saved workspaces, newest first, one page at a time (``limit`` ≤ 500, default 50; ``offset``);
+    ``total`` counts them all and ``links.next``/``links.prev`` page through them."""
+    store = get_store(request)
+    total = store.count()
+    page = store.list(limit=limit, offset=offset)
+    links: dict[str, str] = {"self": _page_link(limit, offset)}
+    if offset + limit < total:
+        links["next"] = _page_link(limit, offset + limit)
+    if offset > 0:
+        links["prev"] = _page_link(limit, max(offset - limit, 0))
+    return {"workspaces": [s.as_dict() for s in page], "total": total, "limit": limit, "offset": offset,
+            "links": links}
 
 
 @router.get("/api/overlay/{ref}", response_class=Response,
@@ -303,25 +326,43 @@ def delete_overlay(ws_id: str, request: Request) -> Response:
 # ---------------------------------------------------------------- pages
 
 
+def _page_numbers(current: int, pages: int) -> list[int | None]:
+    """Page links to show: first, last and two around the current one; ``None`` marks a gap (…)."""
+    wanted = sorted({1, pages, *range(max(1, current - 2), min(pages, current + 2) + 1)})
+    out: list[int | None] = []
+    for n in wanted:
+        if out and n - (out[-1] or 0) > 1:
+            out.append(None)
+        out.append(n)
+    return out
+
+
 def _form_page(request: Request, *, status: int = 200, error: str | None = None,
-               fields: dict[str, str] | None = None) -> HTMLResponse:
+               fields: dict[str, str] | None = None, page: int = 1) -> HTMLResponse:
     workspaces = []
     store_error = None
+    total = 0
     try:
-        workspaces = [s.as_dict() for s in get_store(request).list()]
+        store = get_store(request)
+        total = store.count()
+        page = min(max(page, 1), max(1, -(-total // PAGE_SIZE)))
+        workspaces = [s.as_dict() for s in store.list(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)]
     except PlanviewError as exc:
         store_error = exc.message
+    pages = max(1, -(-total // PAGE_SIZE))
+    paging = {"page": page, "pages": pages, "total": total, "numbers": _page_numbers(page, pages)}
     settings: Settings = request.app.state.settings
     return request.app.state.templates.TemplateResponse(  # type: ignore[no-any-return]
         request, "overlay.html",
         {"workspaces": workspaces, "error": error, "store_error": store_error, "fields": fields or {},
-         "crs_choices": CRS_CHOICES, "encoding_choices": ENCODING_CHOICES, "max_mb": settings.max_upload_mb},
+         "crs_choices": CRS_CHOICES, "encoding_choices": ENCODING_CHOICES, "max_mb": settings.max_upload_mb,
+         "paging": paging},
         status_code=status)
 
 
 @router.get("/overlay", response_class=HTMLResponse)
-def overlay_form(request: Request) -> HTMLResponse:
-    return _form_page(request)
+def overlay_form(request: Request, page: int = Query(1, ge=1, le=10_000_000)) -> HTMLResponse:
+    return _form_page(request, page=page)
 
 
 @router.post("/overlay", response_class=HTMLResponse)

@@ -12,10 +12,12 @@ GeoPackage binary geometry blobs — so QGIS and GDAL open the ``sites`` layer
 
 from __future__ import annotations
 
+import base64
 import json
 import sqlite3
 import struct
 import threading
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -29,7 +31,15 @@ import shapely
 
 from geo.crs import LONLAT
 from geo.errors import NotFound, StorageError
-from layers.workspaces.model import SITE_COLUMNS, Workspace, WorkspaceSummary, check_id, site_rows
+from layers.workspaces.model import (
+    SITE_COLUMNS,
+    Workspace,
+    WorkspaceSummary,
+    check_id,
+    check_quota,
+    site_rows,
+    stored_size,
+)
 
 APPLICATION_ID = 0x47504B47  # "GPKG"
 USER_VERSION = 10200  # GeoPackage 1.2: older desktop clients (QGIS 3.x LTR, GDAL < 3.8) open it without a warning
@@ -122,6 +132,8 @@ class GeoPackageStore:
                 conn.execute(f"PRAGMA user_version = {USER_VERSION}")
                 for stmt in SCHEMA:
                     conn.execute(stmt)
+                if "stored_bytes" not in _columns(conn, "workspaces"):
+                    conn.execute("ALTER TABLE workspaces ADD COLUMN stored_bytes INTEGER")  # for the quota
                 for stmt, params in SEED:
                     conn.execute(stmt, params)
         except (sqlite3.Error, OSError) as exc:
@@ -163,9 +175,11 @@ class GeoPackageStore:
         for blob, row in zip(blobs, site_rows(workspace), strict=True):
             yield (blob, workspace.id, *(row[c] for c in SITE_COLUMNS))
 
-    def save(self, workspace: Workspace) -> str:
+    def save(self, workspace: Workspace, *, quota_bytes: int | None = None) -> str:
+        """Save in one transaction; with ``quota_bytes``, refuse (QuotaExceeded) a save that would take the
+        owner's workspaces (or the whole store's, before accounts) past it — checked under the write lock."""
         check_id(workspace.id)
-        report = json.dumps(workspace.report, ensure_ascii=False, separators=(",", ":"))
+        report = pack_report(workspace.report)
         x0, y0, x1, y1 = (float(v) for v in workspace.sites.total_bounds)
         cols = ", ".join(SITE_COLUMNS)
         marks = ", ".join("?" for _ in range(len(SITE_COLUMNS) + 2))
@@ -178,8 +192,12 @@ class GeoPackageStore:
                      workspace.size_bytes, workspace.format, workspace.crs.get("code"), workspace.crs.get("reason"),
                      json.dumps(workspace.crs, ensure_ascii=False), len(workspace.sites), report),
                 )
-                conn.executemany(f"INSERT INTO sites (geom, workspace_id, {cols}) VALUES ({marks})",
-                                 self._site_records(workspace))
+                records = list(self._site_records(workspace))
+                size = stored_size(workspace, sum(_record_bytes(r) for r in records))
+                owner = getattr(workspace, "owner", None)
+                check_quota(self._usage(conn, owner), size, quota_bytes, owner)
+                conn.execute("UPDATE workspaces SET stored_bytes = ? WHERE id = ?", (size, workspace.id))
+                conn.executemany(f"INSERT INTO sites (geom, workspace_id, {cols}) VALUES ({marks})", records)
                 conn.execute(
                     "UPDATE gpkg_contents SET last_change = strftime('%Y-%m-%dT%H:%M:%fZ','now'),"
                     " min_x = min(coalesce(min_x, ?), ?), min_y = min(coalesce(min_y, ?), ?),"
@@ -205,11 +223,34 @@ class GeoPackageStore:
 
     # ------------------------------------------------------------ reads
 
-    def list(self) -> list[WorkspaceSummary]:
+    def _usage(self, conn: sqlite3.Connection, owner: str | None) -> int:
+        """Bytes stored, the owner's once workspaces have owners (accounts), else the whole store's."""
+        size = "coalesce(sum(coalesce(stored_bytes, length(report))), 0)"
+        if owner is not None and "owner" in _columns(conn, "workspaces"):
+            return int(conn.execute(f"SELECT {size} FROM workspaces WHERE owner = ?", (owner,)).fetchone()[0])
+        return int(conn.execute(f"SELECT {size} FROM workspaces").fetchone()[0])
+
+    def usage_bytes(self, owner: str | None = None) -> int:
+        try:
+            with self._read() as conn:
+                return self._usage(conn, owner)
+        except sqlite3.Error as exc:
+            raise StorageError("读取存储用量失败 / reading the storage use failed", detail=str(exc)) from exc
+
+    def count(self) -> int:
+        try:
+            with self._read() as conn:
+                return int(conn.execute("SELECT count(*) FROM workspaces").fetchone()[0])
+        except sqlite3.Error as exc:
+            raise StorageError("读取工作区列表失败 / listing workspaces failed", detail=str(exc)) from exc
+
+    def list(self, *, limit: int | None = None, offset: int = 0) -> list[WorkspaceSummary]:
+        """Newest first; one page (``LIMIT``/``OFFSET`` in SQL) when ``limit`` is given."""
         try:
             with self._read() as conn:
                 rows = conn.execute("SELECT id, created, filename, sha256, format, crs_code, site_count"
-                                    " FROM workspaces ORDER BY created DESC, fid DESC").fetchall()
+                                    " FROM workspaces ORDER BY created DESC, fid DESC LIMIT ? OFFSET ?",
+                                    (-1 if limit is None else limit, max(offset, 0))).fetchall()
         except sqlite3.Error as exc:
             raise StorageError("读取工作区列表失败 / listing workspaces failed", detail=str(exc)) from exc
         return [WorkspaceSummary(id=r[0], created=_parse_time(r[1]), filename=r[2], sha256=r[3], format=r[4],
@@ -236,7 +277,35 @@ class GeoPackageStore:
             geometry=gpd.GeoSeries([decode_geometry(r[0]) for r in rows], crs=LONLAT), crs=LONLAT)
         return Workspace(id=head[0], created=_parse_time(head[1]), filename=head[2], sha256=head[3],
                          size_bytes=int(head[4]), format=head[5], crs=json.loads(head[6]), sites=sites,
-                         report=json.loads(head[7]))
+                         report=unpack_report(head[7]))
+
+
+_PACKED = "zlib+base64:"
+
+
+def pack_report(report: dict[str, Any]) -> str:
+    """The report as stored: deflated JSON in base64 text (a TEXT column still).
+
+    A report repeats the same keys, county names and bilingual flags for every site,
+    so the JSON of a 5 MB CSV upload was ~80 MB; deflated it is about a twentieth.
+    """
+    raw = json.dumps(report, ensure_ascii=False, separators=(",", ":")).encode()
+    return _PACKED + base64.b64encode(zlib.compress(raw, 6)).decode("ascii")
+
+
+def unpack_report(text: str) -> Any:
+    """A stored report: packed (see :func:`pack_report`) or plain JSON (stores written before packing)."""
+    if text.startswith(_PACKED):
+        return json.loads(zlib.decompress(base64.b64decode(text[len(_PACKED):])))
+    return json.loads(text)
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
+    return {str(r[1]) for r in conn.execute(f"PRAGMA table_info({table})")}
+
+
+def _record_bytes(record: tuple[Any, ...]) -> int:
+    return sum(len(v) for v in record if isinstance(v, bytes | str))
 
 
 def _parse_time(text: str) -> datetime:

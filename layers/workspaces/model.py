@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 import geopandas as gpd
 
-from geo.errors import NotFound
+from geo.errors import NotFound, QuotaExceeded
 
 ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
 
@@ -67,11 +67,15 @@ class WorkspaceSummary:
 class WorkspaceStore(Protocol):
     """Save/get/list/delete workspaces; every write is one transaction."""
 
-    def save(self, workspace: Workspace) -> str: ...
+    def save(self, workspace: Workspace, *, quota_bytes: int | None = None) -> str: ...
 
     def get(self, ws_id: str) -> Workspace: ...
 
-    def list(self) -> list[WorkspaceSummary]: ...
+    def list(self, *, limit: int | None = None, offset: int = 0) -> list[WorkspaceSummary]: ...
+
+    def count(self) -> int: ...
+
+    def usage_bytes(self, owner: str | None = None) -> int: ...
 
     def delete(self, ws_id: str) -> None: ...
 
@@ -100,3 +104,23 @@ def site_rows(workspace: Workspace) -> list[dict[str, Any]]:
 
 SITE_COLUMNS = ("site_no", "name", "industry", "county", "region_group", "zones", "in_corridor", "nearest_zone",
                 "nearest_m", "area_ha", "area_mu", "attributes")
+
+
+def stored_size(workspace: Workspace, site_records: int) -> int:
+    """Bytes a workspace takes in a store: its report text plus the site rows (geometry and attributes)."""
+    report = len(json.dumps(workspace.report, ensure_ascii=False, separators=(",", ":")).encode())
+    return report + site_records
+
+
+def check_quota(used: int, adding: int, quota_bytes: int | None, owner: str | None) -> None:
+    """Refuse (507) a save that would take ``used`` past ``quota_bytes``; the message says what to delete."""
+    if quota_bytes is None or used + adding <= quota_bytes:
+        return
+    mb = 1024 * 1024
+    whose_zh, whose_en = (f"用户 {owner} 的", f"{owner}'s") if owner else ("", "the")
+    raise QuotaExceeded(
+        f"存储空间不足：{whose_zh}工作区已占用 {used / mb:.1f} MB，本次分析需 {adding / mb:.1f} MB，配额为 "
+        f"{quota_bytes / mb:.0f} MB。请在“项目选址叠加分析”页删除不再需要的工作区（或下载后删除）再上传 / storage quota "
+        f"exceeded: {whose_en} workspaces use {used / mb:.1f} MB and this analysis needs {adding / mb:.1f} MB, over the "
+        f"{quota_bytes / mb:.0f} MB quota; delete workspaces you no longer need on the overlay page (download them "
+        "first if you want to keep them) and upload again")

@@ -24,9 +24,22 @@ from psycopg import sql
 
 from geo.crs import LONLAT
 from geo.errors import NotFound, StorageError
-from layers.workspaces.model import SITE_COLUMNS, Workspace, WorkspaceSummary, check_id, site_rows
+from layers.workspaces.model import (
+    SITE_COLUMNS,
+    Workspace,
+    WorkspaceSummary,
+    check_id,
+    check_quota,
+    site_rows,
+    stored_size,
+)
 
 _SCHEMA_LOCK = 0x706C616E  # "plan": advisory lock id for schema creation
+_QUOTA_LOCK = 0x71756F74  # "quot": advisory lock class for quota checks (second key: the owner)
+
+
+def _record_bytes(record: tuple[Any, ...]) -> int:
+    return sum(len(v) for v in record if isinstance(v, bytes | str))
 
 
 class PostgisStore:
@@ -58,6 +71,8 @@ class PostgisStore:
                 ).format(self.sites, self.workspaces))
                 conn.execute(sql.SQL("CREATE INDEX IF NOT EXISTS planview_sites_ws ON {} (workspace_id, site_no)")
                              .format(self.sites))
+                conn.execute(sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS stored_bytes bigint")  # for the quota
+                             .format(self.workspaces))
                 conn.execute(sql.SQL("CREATE INDEX IF NOT EXISTS planview_sites_geom ON {} USING gist (geom)")
                              .format(self.sites))
         except psycopg.Error as exc:
@@ -75,7 +90,9 @@ class PostgisStore:
         for hexwkb, row in zip(ewkb, site_rows(workspace), strict=True):
             yield (workspace.id, *(row[c] for c in SITE_COLUMNS), hexwkb)
 
-    def save(self, workspace: Workspace) -> str:
+    def save(self, workspace: Workspace, *, quota_bytes: int | None = None) -> str:
+        """Save in one transaction; with ``quota_bytes``, refuse (QuotaExceeded) a save that would take the
+        owner's workspaces (or the whole store's) past it — serialised per owner by an advisory lock."""
         check_id(workspace.id)
         cols = sql.SQL(", ").join(sql.Identifier(c) for c in ("workspace_id", *SITE_COLUMNS, "geom"))
         try:
@@ -88,8 +105,16 @@ class PostgisStore:
                      workspace.format, workspace.crs.get("code"), workspace.crs.get("reason"),
                      json.dumps(workspace.crs, ensure_ascii=False), len(workspace.sites),
                      json.dumps(workspace.report, ensure_ascii=False)))
+                records = list(self._copy_rows(workspace))
+                size = stored_size(workspace, sum(_record_bytes(r) for r in records))
+                if quota_bytes is not None:
+                    owner = getattr(workspace, "owner", None)
+                    conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_QUOTA_LOCK, owner or ""))
+                    check_quota(self._usage(conn, owner), size, quota_bytes, owner)
+                conn.execute(sql.SQL("UPDATE {} SET stored_bytes = %s WHERE id = %s").format(self.workspaces),
+                             (size, workspace.id))
                 with conn.cursor().copy(sql.SQL("COPY {} ({}) FROM STDIN").format(self.sites, cols)) as copy:
-                    for record in self._copy_rows(workspace):
+                    for record in records:
                         copy.write_row(record)
         except psycopg.errors.UniqueViolation as exc:
             raise StorageError("工作区编号冲突 / workspace id already exists", detail=str(exc)) from exc
@@ -108,11 +133,42 @@ class PostgisStore:
         except psycopg.Error as exc:
             raise StorageError("删除工作区失败 / deleting the workspace failed", detail=str(exc)) from exc
 
-    def list(self) -> list[WorkspaceSummary]:
+    def _usage(self, conn: psycopg.Connection[Any], owner: str | None) -> int:
+        """Bytes stored, the owner's once workspaces have owners (accounts), else the whole store's."""
+        size = sql.SQL("SELECT coalesce(sum(coalesce(stored_bytes, octet_length(report::text))), 0) FROM {}").format(
+            self.workspaces)
+        if owner is not None and self._has_column(conn, "owner"):
+            row = conn.execute(size + sql.SQL(" WHERE owner = %s"), (owner,)).fetchone()
+        else:
+            row = conn.execute(size).fetchone()
+        return int(row[0]) if row else 0
+
+    def _has_column(self, conn: psycopg.Connection[Any], column: str) -> bool:
+        return conn.execute("SELECT 1 FROM information_schema.columns WHERE table_schema = %s AND table_name ="
+                            " 'planview_workspaces' AND column_name = %s", (self.schema, column)).fetchone() is not None
+
+    def usage_bytes(self, owner: str | None = None) -> int:
+        try:
+            with self._tx() as conn:
+                return self._usage(conn, owner)
+        except psycopg.Error as exc:
+            raise StorageError("读取存储用量失败 / reading the storage use failed", detail=str(exc)) from exc
+
+    def count(self) -> int:
+        try:
+            with self._tx() as conn:
+                row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(self.workspaces)).fetchone()
+        except psycopg.Error as exc:
+            raise StorageError("读取工作区列表失败 / listing workspaces failed", detail=str(exc)) from exc
+        return int(row[0]) if row else 0
+
+    def list(self, *, limit: int | None = None, offset: int = 0) -> list[WorkspaceSummary]:
+        """Newest first; one page (``LIMIT``/``OFFSET`` in SQL) when ``limit`` is given."""
         try:
             with self._tx() as conn:
                 rows = conn.execute(sql.SQL("SELECT id, created, filename, sha256, format, crs_code, site_count"
-                                            " FROM {} ORDER BY created DESC, id").format(self.workspaces)).fetchall()
+                                            " FROM {} ORDER BY created DESC, id LIMIT %s OFFSET %s")
+                                    .format(self.workspaces), (limit, max(offset, 0))).fetchall()
         except psycopg.Error as exc:
             raise StorageError("读取工作区列表失败 / listing workspaces failed", detail=str(exc)) from exc
         return [WorkspaceSummary(id=r[0], created=r[1].astimezone(UTC), filename=r[2], sha256=r[3],
