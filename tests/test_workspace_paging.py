@@ -129,12 +129,14 @@ def test_api_pages_with_total_and_next_link(tmp_path: Path, template: Workspace)
 
 
 def test_api_quota_answers_507_saying_what_to_delete(tmp_path: Path) -> None:
-    settings = settings_for(tmp_path, quota_mb=0.002)  # ~2 KB: one small upload fits, the next does not
-    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+    with TestClient(create_app(settings_for(tmp_path)), raise_server_exceptions=False) as client:
         first = client.post("/api/overlay", files={"file": ("a.geojson", GEOJSON)})
         assert first.status_code == 201, first.text
+    one = open_store(gpkg_path=settings_for(tmp_path).workspace_gpkg).usage_bytes()
+    settings = settings_for(tmp_path, quota_mb=2.5 * one / 2**20)  # room for two such uploads, not three
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
         refused = None
-        for _ in range(5):
+        for _ in range(3):
             r = client.post("/api/overlay", files={"file": ("a.geojson", GEOJSON)})
             if r.status_code != 201:
                 refused = r

@@ -195,7 +195,7 @@ class GeoPackageStore:
                 records = list(self._site_records(workspace))
                 size = stored_size(workspace, sum(_record_bytes(r) for r in records))
                 owner = getattr(workspace, "owner", None)
-                check_quota(self._usage(conn, owner), size, quota_bytes, owner)
+                check_quota(self._usage(conn, owner, exclude=workspace.id), size, quota_bytes, owner)
                 conn.execute("UPDATE workspaces SET stored_bytes = ? WHERE id = ?", (size, workspace.id))
                 conn.executemany(f"INSERT INTO sites (geom, workspace_id, {cols}) VALUES ({marks})", records)
                 conn.execute(
@@ -223,12 +223,12 @@ class GeoPackageStore:
 
     # ------------------------------------------------------------ reads
 
-    def _usage(self, conn: sqlite3.Connection, owner: str | None) -> int:
-        """Bytes stored, the owner's once workspaces have owners (accounts), else the whole store's."""
-        size = "coalesce(sum(coalesce(stored_bytes, length(report))), 0)"
+    def _usage(self, conn: sqlite3.Connection, owner: str | None, exclude: str = "") -> int:
+        """Bytes stored (but ``exclude``'s), the owner's once workspaces have owners (accounts), else the store's."""
+        size = "SELECT coalesce(sum(coalesce(stored_bytes, length(report))), 0) FROM workspaces WHERE id <> ?"
         if owner is not None and "owner" in _columns(conn, "workspaces"):
-            return int(conn.execute(f"SELECT {size} FROM workspaces WHERE owner = ?", (owner,)).fetchone()[0])
-        return int(conn.execute(f"SELECT {size} FROM workspaces").fetchone()[0])
+            return int(conn.execute(f"{size} AND owner = ?", (exclude, owner)).fetchone()[0])
+        return int(conn.execute(size, (exclude,)).fetchone()[0])
 
     def usage_bytes(self, owner: str | None = None) -> int:
         try:

@@ -116,11 +116,14 @@ def check_quota(used: int, adding: int, quota_bytes: int | None, owner: str | No
     """Refuse (507) a save that would take ``used`` past ``quota_bytes``; the message says what to delete."""
     if quota_bytes is None or used + adding <= quota_bytes:
         return
-    mb = 1024 * 1024
     whose_zh, whose_en = (f"用户 {owner} 的", f"{owner}'s") if owner else ("", "the")
+    u, a, q = _size(used), _size(adding), _size(quota_bytes)
     raise QuotaExceeded(
-        f"存储空间不足：{whose_zh}工作区已占用 {used / mb:.1f} MB，本次分析需 {adding / mb:.1f} MB，配额为 "
-        f"{quota_bytes / mb:.0f} MB。请在“项目选址叠加分析”页删除不再需要的工作区（或下载后删除）再上传 / storage quota "
-        f"exceeded: {whose_en} workspaces use {used / mb:.1f} MB and this analysis needs {adding / mb:.1f} MB, over the "
-        f"{quota_bytes / mb:.0f} MB quota; delete workspaces you no longer need on the overlay page (download them "
-        "first if you want to keep them) and upload again")
+        f"存储空间不足：{whose_zh}工作区已占用 {u}，本次分析需 {a}，配额为 {q}。请在“项目选址叠加分析”页删除不再需要的"
+        f"工作区（或下载后删除）再上传 / storage quota exceeded: {whose_en} workspaces use {u} and this analysis needs "
+        f"{a}, over the {q} quota; delete workspaces you no longer need on the overlay page (download them first if "
+        "you want to keep them) and upload again")
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**20:.1f} MB" if n >= 2**20 else f"{max(n, 1) / 1024:.0f} KB" if n >= 1024 else f"{n} B"

@@ -110,7 +110,7 @@ class PostgisStore:
                 if quota_bytes is not None:
                     owner = getattr(workspace, "owner", None)
                     conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_QUOTA_LOCK, owner or ""))
-                    check_quota(self._usage(conn, owner), size, quota_bytes, owner)
+                    check_quota(self._usage(conn, owner, exclude=workspace.id), size, quota_bytes, owner)
                 conn.execute(sql.SQL("UPDATE {} SET stored_bytes = %s WHERE id = %s").format(self.workspaces),
                              (size, workspace.id))
                 with conn.cursor().copy(sql.SQL("COPY {} ({}) FROM STDIN").format(self.sites, cols)) as copy:
@@ -133,14 +133,14 @@ class PostgisStore:
         except psycopg.Error as exc:
             raise StorageError("删除工作区失败 / deleting the workspace failed", detail=str(exc)) from exc
 
-    def _usage(self, conn: psycopg.Connection[Any], owner: str | None) -> int:
-        """Bytes stored, the owner's once workspaces have owners (accounts), else the whole store's."""
-        size = sql.SQL("SELECT coalesce(sum(coalesce(stored_bytes, octet_length(report::text))), 0) FROM {}").format(
-            self.workspaces)
+    def _usage(self, conn: psycopg.Connection[Any], owner: str | None, exclude: str = "") -> int:
+        """Bytes stored (but ``exclude``'s), the owner's once workspaces have owners (accounts), else the store's."""
+        size = sql.SQL("SELECT coalesce(sum(coalesce(stored_bytes, octet_length(report::text))), 0) FROM {}"
+                       " WHERE id <> %s").format(self.workspaces)
         if owner is not None and self._has_column(conn, "owner"):
-            row = conn.execute(size + sql.SQL(" WHERE owner = %s"), (owner,)).fetchone()
+            row = conn.execute(size + sql.SQL(" AND owner = %s"), (exclude, owner)).fetchone()
         else:
-            row = conn.execute(size).fetchone()
+            row = conn.execute(size, (exclude,)).fetchone()
         return int(row[0]) if row else 0
 
     def _has_column(self, conn: psycopg.Connection[Any], column: str) -> bool:
