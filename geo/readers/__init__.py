@@ -181,7 +181,13 @@ def _read_sites(data: bytes, filename: str, *, crs: str | None, encoding: str | 
             "(metre coordinates need e.g. EPSG:4545; or leave CRS empty to infer it)"
         )
     if choice.source in ("user", "file"):
-        crs_sense.check_area_of_use(choice, coords)
+        try:
+            crs_sense.check_area_of_use(choice, coords)
+        except InvalidInput as exc:
+            likely = diagnose(sample, points_to_lonlat(sample, choice), choice, area) if area is not None else None
+            if likely:  # name the likely cause (swapped axes, wrong zone …) in the refusal
+                raise InvalidInput(f"{exc.message}。{likely}") from None
+            raise
     columns = [str(c) for c in attrs.columns]
     name_col, industry_col = _pick(columns, NAME_FIELDS), _pick(columns, INDUSTRY_FIELDS)
     names = [(str(v).strip() if v is not None and str(v).strip() else f"场地 {i + 1}")
