@@ -12,7 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
+from support import signed_in
 from tests_support_settings import settings_for
 
 from geo.errors import QuotaExceeded
@@ -104,7 +104,7 @@ def test_api_pages_with_total_and_next_link(tmp_path: Path, template: Workspace)
     store = open_store(gpkg_path=settings.workspace_gpkg)
     for ws in _copies(template, 120):
         store.save(ws)
-    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+    with signed_in(create_app(settings), "chief", "admin") as client:  # admins see every workspace
         first = client.get("/api/overlay").json()
         assert first["total"] == 120 and first["limit"] == 50 and len(first["workspaces"]) == 50
         assert first["links"]["next"] == "/api/overlay?limit=50&offset=50" and "prev" not in first["links"]
@@ -129,12 +129,12 @@ def test_api_pages_with_total_and_next_link(tmp_path: Path, template: Workspace)
 
 
 def test_api_quota_answers_507_saying_what_to_delete(tmp_path: Path) -> None:
-    with TestClient(create_app(settings_for(tmp_path)), raise_server_exceptions=False) as client:
+    with signed_in(create_app(settings_for(tmp_path))) as client:
         first = client.post("/api/overlay", files={"file": ("a.geojson", GEOJSON)})
         assert first.status_code == 201, first.text
-    one = open_store(gpkg_path=settings_for(tmp_path).workspace_gpkg).usage_bytes()
+    one = open_store(gpkg_path=settings_for(tmp_path).workspace_gpkg).usage_bytes("planner")
     settings = settings_for(tmp_path, quota_mb=2.5 * one / 2**20)  # room for two such uploads, not three
-    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+    with signed_in(create_app(settings)) as client:
         refused = None
         for _ in range(3):
             r = client.post("/api/overlay", files={"file": ("a.geojson", GEOJSON)})
@@ -147,3 +147,5 @@ def test_api_quota_answers_507_saying_what_to_delete(tmp_path: Path) -> None:
         total = client.get("/api/overlay").json()["total"]
         assert client.post("/overlay", files={"file": ("a.geojson", GEOJSON)}).status_code == 507
         assert client.get("/api/overlay").json()["total"] == total
+    with signed_in(create_app(settings), "wang") as other:  # the quota is per owner: another planner has room
+        assert other.post("/api/overlay", files={"file": ("a.geojson", GEOJSON)}).status_code == 201
