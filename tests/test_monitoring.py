@@ -284,7 +284,7 @@ def test_values_need_the_planner_right_and_are_audited(tmp_path: Path) -> None:
     with TestClient(app, raise_server_exceptions=False) as anon:
         assert anon.post("/api/indicators/yunyang/values", json=[row]).status_code == 401
     with signed_in(app, "王五", "planner") as c:
-        assert c.post("/api/indicators/yunyang/values", json=[row], headers={"X-Planview-User": "冒名"}).status_code == 200
+        assert c.post("/api/indicators/yunyang/values", json=[row], headers={"X-Planview-User": "mallory"}).status_code == 200
         assert c.post("/api/indicators/yunyang/values", json=[row]).json()["counts"]["unchanged"] == 1
         r = c.post("/monitor/yunyang/values", data={**{k: str(v) for k, v in row.items()}, "value": "431",
                                                     "source": "云阳县2022年统计公报（修订）", "entered_by": "冒名"},

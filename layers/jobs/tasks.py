@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from geo.errors import PlanviewError
 from geo.readers import ReadLimits
 from layers.catalogue import Catalogue
 from layers.export import Exported, ExportOptions, Overlay, export_map
@@ -102,6 +103,11 @@ def import_layer_job(path: str, *, source_name: str, layer_id: str, title: str, 
             area = overlay_context(load(catalogue)[0]).area
         except Exception:  # noqa: BLE001 - without the outline the import still works, with fewer warnings
             area = None
-    return import_layer(path, layer_id=layer_id, title=title, role=role, class_field=class_field, crs=crs,
-                        encoding=encoding, gpkg_path=store.gpkg_path, database_url=store.database_url,
-                        schema=store.schema, class_defaults=class_defaults, area=area, source_name=source_name)
+    try:
+        return import_layer(path, layer_id=layer_id, title=title, role=role, class_field=class_field, crs=crs,
+                            encoding=encoding, gpkg_path=store.gpkg_path, database_url=store.database_url,
+                            schema=store.schema, class_defaults=class_defaults, area=area, source_name=source_name)
+    except PlanviewError as exc:  # the server's temporary path means nothing to the user (and is not theirs to see)
+        exc.message = exc.message.replace(path, source_name)
+        exc.detail = exc.detail.replace(path, source_name) if exc.detail else exc.detail
+        raise
