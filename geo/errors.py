@@ -62,6 +62,40 @@ class StorageError(PlanviewError):
     code = "storage_error"
 
 
+class NotAuthenticated(PlanviewError):
+    """The request needs a signed-in user (a session or an API token) and has none, or a wrong one."""
+
+    code = "not_authenticated"
+
+
+class Forbidden(PlanviewError):
+    """The signed-in user's role does not carry the right the operation needs."""
+
+    code = "forbidden"
+
+
+class CsrfFailed(Forbidden):
+    """A state-changing browser request without this session's CSRF token (a stale form, or another site)."""
+
+    code = "csrf_failed"
+
+
+class TooManyAttempts(PlanviewError):
+    """Login throttled: too many failed attempts for this account or address; ``retry_after`` in seconds."""
+
+    code = "too_many_attempts"
+
+    def __init__(self, message: str, *, retry_after: int = 60, detail: str | None = None) -> None:
+        super().__init__(message, detail=detail)
+        self.retry_after = retry_after
+
+
+class Conflict(InvalidInput):
+    """The thing already exists (a user name taken) or the change contradicts the current state."""
+
+    code = "conflict"
+
+
 class Busy(PlanviewError):
     """The server has no room for more heavy work now (job queue full); the caller should retry later."""
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.middleware.gzip import GZipMiddleware
@@ -18,7 +18,10 @@ from starlette.types import Scope
 from layers.catalogue import Catalogue
 from layers.store import open_layer_store
 from layers.store.registry import StoredLayers
-from server import api_layers, basemap_tiles, errors, export_api, jobs, monitor_api, ogc, overlay_api, pages, plans_pages, tiles
+from server import api_layers, audit_api, basemap_tiles, errors, export_api, jobs, monitor_api, ogc, overlay_api, pages, plans_pages, tiles
+from server.auth import guard
+from server.auth import pages as auth_pages
+from server.auth.state import AuthState
 from server.settings import ROOT, Settings
 
 log = logging.getLogger(__name__)
@@ -43,20 +46,24 @@ class CachedStaticFiles(StaticFiles):
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    app = FastAPI(title="planview", description="重庆市与云阳县科技创新“十四五”规划地图", version="0.1.0")
+    app = FastAPI(title="planview", description="重庆市与云阳县科技创新“十四五”规划地图", version="0.1.0",
+                  dependencies=[Depends(guard.assert_guarded)])  # fail closed: no route runs unchecked
     app.state.settings = settings
     app.state.catalogue = Catalogue.load(settings.data_dir, settings.build_dir)
     for layer_id, reason in app.state.catalogue.failed.items():
         log.error("layer %s unavailable: %s", layer_id, reason)
+    app.state.auth = AuthState(settings)  # accounts, audit trail, sessions; stores open on first use
     # Stored (imported) layers: only their manifests are read here; features are read by area on request.
     app.state.stored_layers = StoredLayers(open_layer_store(gpkg_path=settings.layer_store_gpkg,
                                                             database_url=settings.database_url,
                                                             schema=settings.layer_store_schema))
-    templates = Jinja2Templates(directory=str(TEMPLATES_DIR))  # autoescape on for .html
+    templates = Jinja2Templates(directory=str(TEMPLATES_DIR),  # autoescape on for .html
+                                context_processors=[auth_pages.template_context])
     app.state.templates = templates
     # PNG/PDF are compressed already; gzipping them again only costs time.
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=6, exclude_content_types=PRECOMPRESSED)
     errors.install(app)
+    guard.install(app)  # every route's right, from server/auth/rights.py, checked before it runs
     app.include_router(api_layers.router)
     app.include_router(tiles.router)
     app.include_router(tiles.ogc_router)
@@ -66,6 +73,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(jobs.router)
     app.include_router(monitor_api.router)
     app.include_router(pages.router)
+    app.include_router(auth_pages.router)
+    app.include_router(audit_api.router)
     app.include_router(basemap_tiles.router)
     app.include_router(plans_pages.router)
     app.mount("/static", CachedStaticFiles(directory=str(settings.static_dir)), name="static")

@@ -17,8 +17,11 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from server.app import create_app
+    from server.overlay_api import open_workspace_store
 
-    uvicorn.run(create_app(settings), host=args.host or settings.host, port=args.port or settings.port)
+    app = create_app(settings)
+    app.state.auth.bootstrap(open_workspace_store(settings))  # first start: the admin and a one-time password
+    uvicorn.run(app, host=args.host or settings.host, port=args.port or settings.port)
     return 0
 
 
@@ -42,11 +45,25 @@ def _layers_check(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _layers_replace(args: argparse.Namespace, settings: Settings) -> int:
+    import hashlib
     from pathlib import Path
 
+    from layers.audit import Entry, open_audit
     from layers.replace import replace_geometry
+    from server.auth.state import environment_actor
 
-    result = replace_geometry(settings.data_dir, settings.build_dir, args.layer, Path(args.file), key=args.key)
+    path = Path(args.file)
+    details = {"layer": args.layer, "file": path.name,
+               "sha256": hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None}
+    trail = open_audit(gpkg_path=settings.workspace_gpkg, database_url=settings.database_url)
+    try:
+        result = replace_geometry(settings.data_dir, settings.build_dir, args.layer, path, key=args.key)
+    except PlanviewError as exc:
+        trail.append(Entry(actor=environment_actor(), address="localhost", action="layer_replace",
+                           target="planview layers replace", details=details, outcome=f"failed: {exc.code}"))
+        raise
+    trail.append(Entry(actor=environment_actor(), address="localhost", action="layer_replace",
+                       target="planview layers replace", details=details))
     print(result)
     return 0
 
@@ -142,6 +159,10 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--layers", help="comma-separated layer ids to show (default: the map's visible layers)")
     export.add_argument("--out", required=True)
     export.set_defaults(handler=_export)
+
+    from server.cli_users import add_parsers
+
+    add_parsers(sub)
     return parser
 
 

@@ -17,12 +17,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from geo.errors import (
     Busy,
+    Conflict,
     DataError,
+    Forbidden,
     InvalidInput,
+    NotAuthenticated,
     NotFound,
     PlanviewError,
     StorageError,
     TooLarge,
+    TooManyAttempts,
     UnsupportedFormat,
 )
 from server.jobs import ClientGone
@@ -31,6 +35,10 @@ log = logging.getLogger(__name__)
 
 STATUS: dict[type[PlanviewError], int] = {
     NotFound: 404,
+    NotAuthenticated: 401,
+    Forbidden: 403,
+    TooManyAttempts: 429,
+    Conflict: 409,
     TooLarge: 413,
     UnsupportedFormat: 415,
     InvalidInput: 400,
@@ -48,7 +56,7 @@ def status_for(exc: PlanviewError) -> int:
     return 500
 
 
-def _wants_html(request: Request) -> bool:
+def wants_html(request: Request) -> bool:
     path = request.url.path
     if path.startswith(("/api", "/ogc")):
         return False
@@ -65,7 +73,7 @@ def _error_page(request: Request, status: int, message: str) -> Response:
 
 
 def _respond(request: Request, status: int, code: str, message: str) -> Response:
-    if _wants_html(request):
+    if wants_html(request):
         return _error_page(request, status, message)
     if request.url.path.startswith("/ogc"):
         # OGC API exception shape (Part 1, exception.yaml): the same mapping, another body.
@@ -73,18 +81,28 @@ def _respond(request: Request, status: int, code: str, message: str) -> Response
     return JSONResponse({"error": code, "message": message}, status_code=status)
 
 
+def response_for(request: Request, exc: PlanviewError) -> Response:
+    """The answer to one of our errors: status from STATUS; HTML pages asking for a login get the login form."""
+    status = status_for(exc)
+    log.log(logging.ERROR if status >= 500 else logging.INFO, "%s %s -> %s: %s %s",
+            request.method, request.url.path, status, exc.message, exc.detail or "")
+    if isinstance(exc, NotAuthenticated) and wants_html(request) and request.method in ("GET", "HEAD"):
+        from server.auth.pages import login_page  # the login form, answering 401 in place of the page
+
+        return login_page(request, status=401, next_url=request.url.path
+                          + (f"?{request.url.query}" if request.url.query else ""), notice=exc.message)
+    response = _respond(request, status, exc.code, exc.message)
+    if isinstance(exc, TooManyAttempts | Busy):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers on an app (called by the app factory)."""
 
     @app.exception_handler(PlanviewError)
     async def _planview(request: Request, exc: PlanviewError) -> Response:
-        status = status_for(exc)
-        log.log(logging.ERROR if status >= 500 else logging.INFO, "%s %s -> %s: %s %s",
-                request.method, request.url.path, status, exc.message, exc.detail or "")
-        response = _respond(request, status, exc.code, exc.message)
-        if isinstance(exc, Busy):
-            response.headers["Retry-After"] = str(exc.retry_after)
-        return response
+        return response_for(request, exc)
 
     @app.exception_handler(ClientGone)
     async def _gone(request: Request, exc: ClientGone) -> Response:

@@ -10,6 +10,7 @@ the request threads that serve pages and layers.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from typing import Annotated
 from urllib.parse import quote
 
@@ -23,6 +24,7 @@ from layers.jobs.tasks import CatalogueRef, export_map_job, report_job
 from layers.maps import get_map
 from layers.report import short_name
 from server import jobs
+from server.auth import arecord, check_workspace
 from server.dependencies import CatalogueDep, MapsDep
 from server.overlay_api import get_store
 
@@ -68,11 +70,18 @@ async def export(
         title=title, subtitle=subtitle, figure_number=figure, date=today() if date is None else date,
         bbox=parse_bbox(bbox) if bbox else None, layers=parse_layer_ids(layers),
     )
-    sites = await run_in_threadpool(load_overlay, get_store(request), overlay) if overlay else None
+    sites = None
+    if overlay:  # a workspace on the map: only one the caller may read (else 404), and the export is recorded
+        store = get_store(request)
+        await run_in_threadpool(check_workspace, request, overlay, store)
+        sites = await run_in_threadpool(load_overlay, store, overlay)
     get_map(maps, map)  # unknown map -> 404 before any work
     options.page()  # validate the paper/pixels here: a bad request never takes a worker
     handle = jobs.submit(request, export_map_job, CatalogueRef.of(catalogue), map, options, sites, label="export")
     result: Exported = await jobs.await_job(request, handle)
+    if overlay:
+        await arecord(request, "export", details={"workspace": overlay, "map": map, "format": options.format,
+                                                  "sha256": hashlib.sha256(result.content).hexdigest()})
     headers = {
         "Content-Disposition": content_disposition(result.filename, result.display_name),
         "Cache-Control": "no-store",
@@ -85,9 +94,13 @@ async def export(
             responses={200: {"content": {"application/pdf": {}}, "description": "the site-check report"}})
 async def overlay_report(workspace_id: str, request: Request, catalogue: CatalogueDep) -> Response:
     """选址核查报告: overview map, file and CRS facts, one row per site, disclaimers (PDF)."""
-    workspace = await run_in_threadpool(get_store(request).get, workspace_id)
+    store = get_store(request)
+    await run_in_threadpool(check_workspace, request, workspace_id, store)
+    workspace = await run_in_threadpool(store.get, workspace_id)
     handle = jobs.submit(request, report_job, CatalogueRef.of(catalogue), workspace, today(), label="report")
     pdf: bytes = await jobs.await_job(request, handle)
+    await arecord(request, "report", details={"workspace": workspace_id, "file": workspace.filename,
+                                              "sha256": hashlib.sha256(pdf).hexdigest()})
     display = f"选址核查报告-{short_name(workspace.filename, 80)}.pdf"
     return Response(pdf, media_type="application/pdf", headers={
         "Content-Disposition": content_disposition(f"planview-report-{workspace.id}.pdf", display),

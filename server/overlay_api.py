@@ -9,17 +9,22 @@ once the worker is done and only if the client is still waiting.
 
 from __future__ import annotations
 
+import hashlib
+import re
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.concurrency import run_in_threadpool
 
 from geo.errors import InvalidInput, NotFound, PlanviewError, TooLarge
 from geo.readers import ReadLimits
+from layers.accounts import EVERYONE, check_name
 from layers.catalogue import Catalogue
 from layers.jobs import JobHandle
 from layers.jobs.tasks import CatalogueRef, analyse_upload_job
@@ -27,6 +32,8 @@ from layers.store import StoreRef
 from layers.workspaces import Workspace, WorkspaceStore, open_store
 from layers.workspaces.formats import to_csv, to_geojson, to_geopackage
 from server import jobs
+from server.auth import CurrentUser, Right, arecord, check_workspace, current_principal, record
+from server.auth.state import auth_state
 from server.dependencies import CatalogueDep, SettingsDep
 from server.errors import status_for
 from server.responses import GEOJSON, dumps
@@ -60,6 +67,10 @@ def limits_from(settings: Settings) -> ReadLimits:
 
 
 _STORE_LOCK = threading.Lock()
+
+
+def open_workspace_store(settings: Settings) -> WorkspaceStore:
+    return open_store(gpkg_path=settings.workspace_gpkg, database_url=settings.database_url)
 
 
 def get_store(request: Request) -> WorkspaceStore:
@@ -222,10 +233,16 @@ def _start_analysis(request: Request, upload: Upload, settings: Settings, catalo
     encoding = upload.fields.get("encoding") or None
     filename = clean_filename(upload.filename)
     meta: dict[str, Any] = {}
+    owner = current_principal(request).name
+    details = {"file": filename, "sha256": hashlib.sha256(upload.data).hexdigest(), "bytes": len(upload.data),
+               "crs": crs, "encoding": encoding}
+    request.state.upload_audit = details
 
     def save(workspace: Workspace) -> Workspace:
+        workspace.owner = owner  # the signed-in planner's
         store.save(workspace)
         meta.update(workspace=workspace.id, result=f"/api/overlay/{workspace.id}", page=f"/overlay/{workspace.id}")
+        record(request, "upload", details={**details, "workspace": workspace.id, "sites": len(workspace.sites)})
         return workspace
 
     # 合规性审查: the worker opens the layer store itself (a reference is all that crosses the process boundary)
@@ -238,9 +255,14 @@ def _start_analysis(request: Request, upload: Upload, settings: Settings, catalo
 
 
 async def _process(request: Request, settings: Settings, catalogue: Catalogue) -> Workspace:
+    """Read, analyse and save an upload as the signed-in user's workspace; a refused upload is audited too."""
     upload = await read_upload(request, settings)
     handle = _start_analysis(request, upload, settings, catalogue)
-    return await jobs.await_job(request, handle)  # type: ignore[no-any-return]
+    try:
+        return await jobs.await_job(request, handle)  # type: ignore[no-any-return]
+    except PlanviewError as exc:
+        await arecord(request, "upload", details=request.state.upload_audit, outcome=f"failed: {exc.code}")
+        raise
 
 
 # ---------------------------------------------------------------- API
@@ -263,8 +285,9 @@ async def post_overlay(request: Request, settings: SettingsDep, catalogue: Catal
 
 
 @router.get("/api/overlay")
-def list_overlays(request: Request) -> dict[str, Any]:
-    return {"workspaces": [s.as_dict() for s in get_store(request).list()]}
+def list_overlays(request: Request, principal: CurrentUser) -> dict[str, Any]:
+    """The workspaces the caller may see: their own, those shared with them (admins: all)."""
+    return {"workspaces": [s.as_dict() for s in get_store(request).list(principal.reader)]}
 
 
 @router.get("/api/overlay/{ref}", response_class=Response,
@@ -275,6 +298,10 @@ def get_overlay(ref: str, request: Request) -> Response:
     ``{id}.gpkg`` (GeoPackage 1.2, one layer per geometry type)."""
     ws_id, _, ext = ref.partition(".")
     store = get_store(request)
+    if ext in ("", "json", "csv", "geojson", "gpkg"):
+        check_workspace(request, ws_id, store)
+        record(request, "read" if ext in ("", "json") else "export", details={"workspace": ws_id,
+                                                                              "format": ext or "json"})
     if ext in ("", "json"):
         workspace = store.get(ws_id)
         return Response(dumps(workspace.report), media_type="application/json")
@@ -294,10 +321,47 @@ def get_overlay(ref: str, request: Request) -> Response:
                    f"unknown format .{ext}; use .json, .csv, .geojson or .gpkg")
 
 
+def _delete(request: Request, ws_id: str) -> None:
+    store = get_store(request)
+    check_workspace(request, ws_id, store, change=True)
+    store.delete(ws_id)
+    record(request, "delete", details={"workspace": ws_id})
+
+
 @router.delete("/api/overlay/{ws_id}", status_code=204)
 def delete_overlay(ws_id: str, request: Request) -> Response:
-    get_store(request).delete(ws_id)
+    _delete(request, ws_id)
     return Response(status_code=204)
+
+
+class ShareRequest(BaseModel):
+    """Read-only sharing: named users, and/or everyone signed in. Replaces the previous sharing."""
+
+    users: list[str] = Field(default_factory=list, max_length=200)
+    everyone: bool = False
+
+
+def _share(request: Request, ws_id: str, users: list[str], everyone: bool) -> list[str]:
+    store = get_store(request)
+    check_workspace(request, ws_id, store, change=True)
+    accounts = auth_state(request).accounts
+    names = []
+    for name in dict.fromkeys(u.strip() for u in users if u.strip()):
+        check_name(name)
+        if accounts.find_user(name) is None:
+            raise InvalidInput(f"没有用户 {name}，无法共享 / no user {name} to share with")
+        names.append(name)
+    grantees = names + ([EVERYONE] if everyone else [])
+    store.share(ws_id, grantees)
+    record(request, "share", details={"workspace": ws_id, "users": names, "everyone": everyone})
+    return grantees
+
+
+@router.put("/api/overlay/{ws_id}/share")
+def share_overlay(ws_id: str, request: Request, body: ShareRequest) -> dict[str, Any]:
+    """Share a workspace read-only with named users and/or everyone signed in (owner or admin only)."""
+    grantees = _share(request, ws_id, body.users, body.everyone)
+    return {"id": ws_id, "shared_with": grantees}
 
 
 # ---------------------------------------------------------------- pages
@@ -307,15 +371,17 @@ def _form_page(request: Request, *, status: int = 200, error: str | None = None,
                fields: dict[str, str] | None = None) -> HTMLResponse:
     workspaces = []
     store_error = None
+    principal = current_principal(request)
     try:
-        workspaces = [s.as_dict() for s in get_store(request).list()]
+        workspaces = [s.as_dict() for s in get_store(request).list(principal.reader)]
     except PlanviewError as exc:
         store_error = exc.message
     settings: Settings = request.app.state.settings
     return request.app.state.templates.TemplateResponse(  # type: ignore[no-any-return]
         request, "overlay.html",
         {"workspaces": workspaces, "error": error, "store_error": store_error, "fields": fields or {},
-         "crs_choices": CRS_CHOICES, "encoding_choices": ENCODING_CHOICES, "max_mb": settings.max_upload_mb},
+         "crs_choices": CRS_CHOICES, "encoding_choices": ENCODING_CHOICES, "max_mb": settings.max_upload_mb,
+         "can_plan": principal.has(Right.PLAN, public_maps=settings.public_maps), "me": principal.name},
         status_code=status)
 
 
@@ -334,8 +400,11 @@ async def overlay_submit(request: Request, settings: SettingsDep, catalogue: Cat
 
 
 @router.get("/overlay/{ws_id}", response_class=HTMLResponse)
-def overlay_result(ws_id: str, request: Request, catalogue: CatalogueDep) -> HTMLResponse:
-    workspace = get_store(request).get(ws_id)
+def overlay_result(ws_id: str, request: Request, catalogue: CatalogueDep, principal: CurrentUser) -> HTMLResponse:
+    store = get_store(request)
+    check_workspace(request, ws_id, store)
+    workspace = store.get(ws_id)
+    record(request, "read", details={"workspace": ws_id, "format": "page"})
     report = workspace.report
     sites = report.get("sites", [])
     bounds = [float(v) for v in workspace.sites.total_bounds] if len(workspace.sites) else None
@@ -347,13 +416,24 @@ def overlay_result(ws_id: str, request: Request, catalogue: CatalogueDep) -> HTM
     return request.app.state.templates.TemplateResponse(  # type: ignore[no-any-return]
         request, "overlay_result.html",
         {"ws": workspace, "report": report, "rows": sites[:TABLE_ROWS], "truncated": len(sites) > TABLE_ROWS,
-         "table_rows": TABLE_ROWS, "payload": payload})
+         "table_rows": TABLE_ROWS, "payload": payload,
+         "can_change": principal.reader.see_all or workspace.owner == principal.name})
 
 
 @router.post("/overlay/{ws_id}/delete")
 def overlay_delete_page(ws_id: str, request: Request) -> RedirectResponse:
-    get_store(request).delete(ws_id)
+    _delete(request, ws_id)
     return RedirectResponse("/overlay", status_code=303)
+
+
+@router.post("/overlay/{ws_id}/share")
+async def overlay_share_page(ws_id: str, request: Request) -> RedirectResponse:
+    """The share form of the result page: ``users`` (names separated by commas/spaces), ``everyone``."""
+    form = await request.form(max_files=0, max_fields=10)
+    raw = str(form.get("users") or "")[:4000]
+    users = [u for u in re.split(r"[\s,，、;；]+", raw) if u]
+    await run_in_threadpool(_share, request, ws_id, users, form.get("everyone") == "1")
+    return RedirectResponse(f"/overlay/{ws_id}", status_code=303)
 
 
 

@@ -54,6 +54,31 @@ class Settings(BaseSettings):
     monitor_warning_ratio: float = Field(default=0.8, ge=0, le=2)
     host: str = "127.0.0.1"
     port: int = 8000
+    # Accounts and rights. Public maps: maps, layers, OGC and the plan reader need no login (off: everything does).
+    public_maps: bool = True
+    # Signs session cookies; when unset a random one is generated once and kept in the store (planview_meta).
+    secret_key: str | None = None
+    session_hours: float = Field(default=12.0, gt=0)
+    # First start with no users: the admin gets this password, or a generated one printed once to the console.
+    admin_password: str | None = None
+    cookie_secure: bool | None = None  # None: Secure when the request came over https
+    login_max_per_account: int = Field(default=5, gt=0)  # failed logins per account per window
+    login_max_per_address: int = Field(default=20, gt=0)  # failed logins per client address per window
+    login_window_s: float = Field(default=900.0, gt=0)
+    # Trusted single sign-on: a reverse proxy that has authenticated the user puts the name in this header.
+    # Off unless set; honoured only from trusted_proxies (the proxy's address), never from clients.
+    trusted_user_header: str | None = None
+    trusted_proxies: list[str] = ["127.0.0.1", "::1"]
+    sso_default_role: str = "viewer"  # role of a user first seen through the header
+    # Optional LDAP directory login (ldap3): bind as the user's DN; roles from group membership.
+    ldap_url: str | None = None  # e.g. ldap://ldap.example.gov.cn:389 (ldaps:// for TLS)
+    ldap_user_dn: str = "uid={name},ou=people,dc=example,dc=org"
+    ldap_start_tls: bool = False
+    ldap_group_base: str | None = None  # e.g. ou=groups,dc=example,dc=org; None: everyone is ldap_default_role
+    ldap_admin_group: str = "planview-admins"
+    ldap_planner_group: str = "planview-planners"
+    ldap_default_role: str = "viewer"
+    ldap_timeout_s: float = Field(default=5.0, gt=0)
 
     @property
     def max_upload_bytes(self) -> int:

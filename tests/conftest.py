@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from support import running_app
+from support import bearer, running_app
 
 from layers.catalogue import Catalogue
 from server.app import create_app
@@ -42,8 +42,32 @@ def app(settings: Settings) -> FastAPI:
 
 @pytest.fixture
 def client(app: FastAPI) -> Iterator[TestClient]:
+    """A client signed in as the planner ``planner`` (personal API token): uploads, own workspaces, exports."""
+    with TestClient(app, raise_server_exceptions=False, headers=bearer(app, "planner", "planner")) as c:
+        yield c
+
+
+@pytest.fixture
+def anon_client(app: FastAPI) -> Iterator[TestClient]:
+    """A client nobody signed in to."""
     with TestClient(app, raise_server_exceptions=False) as c:
         yield c
+
+
+@pytest.fixture
+def client_as(app: FastAPI) -> Iterator[Callable[..., TestClient]]:
+    """``client_as("li", "viewer")``: a client signed in (API token) as that user, created with that role."""
+    clients: list[TestClient] = []
+
+    def make(name: str, role: str = "planner") -> TestClient:
+        c = TestClient(app, raise_server_exceptions=False, headers=bearer(app, name, role))
+        c.__enter__()
+        clients.append(c)
+        return c
+
+    yield make
+    for c in clients:
+        c.__exit__(None, None, None)
 
 
 @pytest.fixture(scope="session")

@@ -9,9 +9,36 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import uvicorn
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
+from layers.accounts import Role, create_token, hash_password
 from server.app import create_app
 from server.settings import Settings
+
+PASSWORD = "correct horse battery"  # every test user's password
+
+
+def add_user(app: FastAPI, name: str, role: str = "planner", password: str = PASSWORD) -> None:
+    """A local user in the app's account store (kept if it exists)."""
+    accounts = app.state.auth.accounts
+    if accounts.find_user(name) is None:
+        accounts.add_user(name, Role(role), hash_password(password))
+
+
+def token_for(app: FastAPI, name: str, role: str = "planner") -> str:
+    """A personal API token for ``name`` (created with ``role`` if needed)."""
+    add_user(app, name, role)
+    return create_token(app.state.auth.accounts, name, "test")[1]
+
+
+def bearer(app: FastAPI, name: str, role: str = "planner") -> dict[str, str]:
+    return {"Authorization": f"Bearer {token_for(app, name, role)}"}
+
+
+def signed_in(app: FastAPI, name: str = "planner", role: str = "planner") -> TestClient:
+    """A TestClient acting as ``name`` (created with ``role``) through a personal API token; use it with ``with``."""
+    return TestClient(app, raise_server_exceptions=False, headers=bearer(app, name, role))
 
 
 def free_port() -> int:

@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from pypdf import PdfReader
 from pyproj import Geod, Transformer
+from support import signed_in
 
 from geo.printmap import DEFAULT_DISCLAIMER, SCHEMATIC_MARK, Page, fit_frame
 from geo.printmap.furniture import nice_length
@@ -32,7 +33,7 @@ DATE = "2025-01-01"
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     settings = Settings(workspace_gpkg=tmp_path_factory.mktemp("export") / "ws.gpkg", database_url=None)
-    with TestClient(create_app(settings), raise_server_exceptions=False) as c:
+    with signed_in(create_app(settings)) as c:
         yield c
 
 

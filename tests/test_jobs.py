@@ -10,9 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import make_settings
-from fastapi.testclient import TestClient
 from jobfns import add, crash, hog, pid, refuse, sleep
-from support import running_app
+from support import bearer, running_app, signed_in
 
 from geo.errors import Busy, InvalidInput, JobLimitExceeded
 from layers.jobs import JobPool, JobState
@@ -96,7 +95,7 @@ GEOJSON = json.dumps({"type": "FeatureCollection", "features": [
 
 
 def test_async_upload_answers_202_and_the_job_names_the_workspace(tmp_path: Path) -> None:
-    with TestClient(create_app(make_settings(tmp_path)), raise_server_exceptions=False) as c:
+    with signed_in(create_app(make_settings(tmp_path))) as c:
         r = c.post("/api/overlay", files={"file": ("s.geojson", GEOJSON)}, headers={"Prefer": "respond-async"})
         assert r.status_code == 202, r.text
         url = r.headers["location"]
@@ -114,7 +113,7 @@ def test_async_upload_answers_202_and_the_job_names_the_workspace(tmp_path: Path
 
 def test_full_queue_is_503_with_retry_after_at_once(tmp_path: Path) -> None:
     settings = make_settings(tmp_path, job_workers=1, job_queue=0, job_timeout_s=20)
-    with TestClient(create_app(settings), raise_server_exceptions=False) as c:
+    with signed_in(create_app(settings)) as c:
         blocker = app_pool(c.app).submit(sleep, 2)  # type: ignore[arg-type]
         time.sleep(0.3)
         started = time.monotonic()
@@ -133,11 +132,12 @@ def test_a_job_whose_client_left_is_cancelled_and_saves_nothing(tmp_path: Path) 
         pool = app_pool(server.config.app)
         blocker = pool.submit(sleep, 3)
         time.sleep(0.3)
-        with pytest.raises(httpx.ReadTimeout), httpx.Client(base_url=base, timeout=1) as c:
+        auth = bearer(server.config.app, "planner")
+        with pytest.raises(httpx.ReadTimeout), httpx.Client(base_url=base, timeout=1, headers=auth) as c:
             c.post("/api/overlay", files={"file": ("s.geojson", GEOJSON)})
         blocker.result(10)
         time.sleep(1)
         uploads = [j for j in pool._jobs.values() if j.label == "upload"]
         assert uploads and uploads[-1].state == JobState.cancelled
-        with httpx.Client(base_url=base, timeout=30) as c:
+        with httpx.Client(base_url=base, timeout=30, headers=auth) as c:
             assert c.get("/api/overlay").json()["workspaces"] == []

@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from openpyxl import Workbook, load_workbook
 from pypdf import PdfReader
-from support import running_app
+from support import bearer, running_app, signed_in
 
 from geo.errors import InvalidInput
 from layers.catalogue import Catalogue
@@ -38,7 +38,7 @@ def pdf_text(content: bytes) -> str:
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[TestClient]:
     settings = Settings(workspace_gpkg=tmp_path / "ws.gpkg", database_url=None)
-    with TestClient(create_app(settings), raise_server_exceptions=False) as c:
+    with signed_in(create_app(settings), "王五", "planner") as c:  # values are entered by signed-in planners
         yield c
 
 
@@ -177,7 +177,7 @@ def test_api_values_status_history_and_refusals(api: TestClient) -> None:
     assert r.json()["counts"]["added"] == 1
     e = entry(api, "chongqing", "chongqing.2")
     assert e["values"][0]["value"] == 2.45 and e["values"][0]["source"] == SOURCE
-    assert e["values"][0]["entered_by"].startswith("li") and e["progress"]["status"] == "正常"
+    assert e["values"][0]["entered_by"] == "王五" and e["progress"]["status"] == "正常"  # the account, not the header
     # the old fields the map's side panel reads are still there, with ids and status added
     table = api.get("/api/indicators/chongqing").json()
     row2 = table["indicators"][1]
@@ -314,17 +314,19 @@ def test_postgis_store_keeps_history() -> None:
 
 
 @pytest.fixture(scope="module")
-def monitor_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def monitor_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
     settings = Settings(workspace_gpkg=tmp_path_factory.mktemp("mon") / "ws.gpkg", database_url=None)
-    with running_app(settings) as (_, url):
-        yield url
+    with running_app(settings) as (server, url):
+        yield url, bearer(server.config.app, "li", "planner")
 
 
-def test_dashboard_draws_charts_offline_on_desktop_and_phone(monitor_server: str, browser: object) -> None:
+def test_dashboard_draws_charts_offline_on_desktop_and_phone(monitor_server: tuple[str, dict[str, str]],
+                                                            browser: object) -> None:
     import httpx
 
+    monitor_server, auth = monitor_server  # type: ignore[assignment]
     r = httpx.post(f"{monitor_server}/api/indicators/chongqing/values", json=[
-        {"indicator": "chongqing.4", "year": 2022, "value": 66.5, "source": "2022年科技统计年鉴"}])
+        {"indicator": "chongqing.4", "year": 2022, "value": 66.5, "source": "2022年科技统计年鉴"}], headers=auth)
     assert r.status_code == 200, r.text
     for viewport in ({"width": 1280, "height": 900}, {"width": 390, "height": 844}):
         page = browser.new_page(viewport=viewport)  # type: ignore[attr-defined]
@@ -344,11 +346,13 @@ def test_dashboard_draws_charts_offline_on_desktop_and_phone(monitor_server: str
         page.close()
 
 
-def test_map_shows_status_in_side_panel_popup_and_colouring(monitor_server: str, browser: object) -> None:
+def test_map_shows_status_in_side_panel_popup_and_colouring(monitor_server: tuple[str, dict[str, str]],
+                                                           browser: object) -> None:
     import httpx
 
+    monitor_server, auth = monitor_server  # type: ignore[assignment]
     r = httpx.post(f"{monitor_server}/api/indicators/chongqing/values", json=[
-        {"indicator": "chongqing.3", "year": 2022, "value": 7.0, "source": "2022年科技经费投入统计公报"}])
+        {"indicator": "chongqing.3", "year": 2022, "value": 7.0, "source": "2022年科技经费投入统计公报"}], headers=auth)
     assert r.status_code == 200, r.text
     page = browser.new_page(viewport={"width": 1280, "height": 850})  # type: ignore[attr-defined]
     errors: list[str] = []

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from support import running_app
+from support import bearer, running_app, signed_in
 
 from server.app import create_app
 from server.cli import main as cli_main
@@ -112,7 +112,7 @@ SHP_NO_SHX = _zip({"a.shp": b"\x00\x00\x27\x0a" + b"\x00" * 96, "a.dbf": b"\x03"
 ])
 def test_hostile_input_is_a_bilingual_4xx(tmp_path: Path, data: bytes, name: str, fields: dict[str, str],
                                          status: int, needle: str) -> None:
-    with TestClient(create_app(_settings(tmp_path, max_vertices=2000)), raise_server_exceptions=False) as client:
+    with signed_in(create_app(_settings(tmp_path, max_vertices=2000))) as client:
         r = _post(client, data, name, **fields)
         assert r.status_code == status, r.text
         body = r.json()
@@ -125,7 +125,7 @@ def test_hostile_input_is_a_bilingual_4xx(tmp_path: Path, data: bytes, name: str
 def test_size_limit_is_enforced_while_streaming(tmp_path: Path) -> None:
     app = create_app(_settings(tmp_path, max_upload_mb=0.05))
     big = b"name,lng,lat\n" + b"A,108.38,30.81\n" * 10_000  # ~150 kB
-    with TestClient(app, raise_server_exceptions=False) as client:
+    with signed_in(app) as client:
         r = _post(client, big, "big.csv")
         assert r.status_code == 413 and "MB" in r.json()["message"]
         boundary = "pvboundary"
@@ -215,7 +215,9 @@ def test_cli_overlay(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: py
 
 
 @pytest.fixture(params=["gpkg", "postgis"], scope="module")
-def overlay_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def overlay_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+                   ) -> Iterator[tuple[str, dict[str, str]]]:
+    """(base URL, headers signing in as a planner) of a real server on either store."""
     schema = None
     if request.param == "postgis":
         if not DB_URL:
@@ -234,7 +236,8 @@ def overlay_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.Temp
             from layers.workspaces import open_store
 
             server.config.app.state.workspace_store = open_store(database_url=DB_URL, schema=schema)
-        yield base
+            server.config.app.state.auth.use_schema(schema)
+        yield base, bearer(server.config.app, "planner", "planner")
     if schema:
         import psycopg
 
@@ -242,17 +245,19 @@ def overlay_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.Temp
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
-def test_twenty_parallel_http_uploads_lose_nothing(overlay_server: str) -> None:
+def test_twenty_parallel_http_uploads_lose_nothing(overlay_server: tuple[str, dict[str, str]]) -> None:
+    base, auth = overlay_server
+
     def upload(i: int) -> str:
         data = GEOJSON.replace("东区地块".encode(), f"东区地块{i}".encode())
-        with httpx.Client(base_url=overlay_server, timeout=120) as c:
+        with httpx.Client(base_url=base, timeout=120, headers=auth) as c:
             r = c.post("/api/overlay", files={"file": (f"s{i}.geojson", data)})
             assert r.status_code == 201, r.text
             return str(r.json()["id"])
 
     with ThreadPoolExecutor(max_workers=20) as pool:
         ids = list(pool.map(upload, range(20)))
-    with httpx.Client(base_url=overlay_server, timeout=60) as c:
+    with httpx.Client(base_url=base, timeout=60, headers=auth) as c:
         listed = {w["id"]: w for w in c.get("/api/overlay").json()["workspaces"]}
         assert set(ids) <= set(listed) and len(set(ids)) == 20
         for i, ws_id in enumerate(ids):
@@ -261,13 +266,14 @@ def test_twenty_parallel_http_uploads_lose_nothing(overlay_server: str) -> None:
 
 
 @pytest.mark.browser
-def test_result_page_draws_sites_and_rows_zoom(browser: Any, overlay_server: str, request: pytest.FixtureRequest
-                                               ) -> None:
+def test_result_page_draws_sites_and_rows_zoom(browser: Any, overlay_server: tuple[str, dict[str, str]],
+                                               request: pytest.FixtureRequest) -> None:
     if request.node.callspec.params["overlay_server"] != "gpkg":
         pytest.skip("the page is the same for both stores; drawn once, with the GeoPackage store")
-    with httpx.Client(base_url=overlay_server, timeout=60) as c:
+    base, auth = overlay_server
+    with httpx.Client(base_url=base, timeout=60, headers=auth) as c:
         ws_id = c.post("/api/overlay", files={"file": ("s.geojson", GEOJSON)}).json()["id"]
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN", extra_http_headers=auth)
     page = context.new_page()
     errors: list[str] = []
     outside: list[str] = []
@@ -275,7 +281,7 @@ def test_result_page_draws_sites_and_rows_zoom(browser: Any, overlay_server: str
     page.on("pageerror", lambda e: errors.append(str(e)))
 
     def route(r: Any) -> None:
-        if r.request.url.startswith(overlay_server):
+        if r.request.url.startswith(base):
             r.continue_()
         else:
             outside.append(r.request.url)
@@ -283,7 +289,7 @@ def test_result_page_draws_sites_and_rows_zoom(browser: Any, overlay_server: str
 
     page.route("**/*", route)
     try:
-        page.goto(f"{overlay_server}/overlay/{ws_id}")
+        page.goto(f"{base}/overlay/{ws_id}")
         page.wait_for_function("document.body.getAttribute('data-overlay-ready') === '1'", timeout=30_000)
         assert page.evaluate("document.body.getAttribute('data-sites-drawn')") == "2"
         assert page.evaluate("window.__pwned === undefined")

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from pypdf import PdfReader
+from support import signed_in
 
 from layers.report import DISCLAIMER_GENERAL, DISCLAIMER_MEASURE, DISCLAIMER_SCHEMATIC, site_row
 from server.app import create_app
@@ -40,7 +41,7 @@ def squash(text: str) -> str:
 def uploaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, dict[str, Any], bytes]]:
     settings = Settings(workspace_gpkg=tmp_path_factory.mktemp("report") / "ws.gpkg", database_url=None)
     data = json.dumps(SITES, ensure_ascii=False).encode("utf-8")
-    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+    with signed_in(create_app(settings)) as client:
         r = client.post("/api/overlay", files={"file": (FILENAME, data, "application/geo+json")})
         assert r.status_code == 201, r.text
         yield client, r.json(), data

@@ -22,7 +22,7 @@ import shapely
 
 from geo.errors import NotFound, StorageError
 from layers.catalogue import Catalogue
-from layers.workspaces import Workspace, WorkspaceStore, open_store
+from layers.workspaces import Reader, Workspace, WorkspaceStore, open_store
 from layers.workspaces.gpkg import GeoPackageStore, decode_geometry, encode_geometry
 from layers.workspaces.service import analyse_upload, create_workspace
 from server.settings import ROOT
@@ -212,3 +212,34 @@ def test_geometry_blob_round_trip() -> None:
     assert all(decode_geometry(b).equals(g) for b, g in zip(blobs, geoms, strict=True))
     with pytest.raises(StorageError):
         decode_geometry(b"XX")
+
+
+def test_owners_shares_and_readers(store: WorkspaceStore, catalogue: Catalogue) -> None:
+    mine = create_workspace(store, CSV, "mine.csv", catalogue, owner="li")
+    theirs = create_workspace(store, CSV, "theirs.csv", catalogue, owner="wang")
+    legacy = create_workspace(store, CSV, "legacy.csv", catalogue)  # from before accounts: no owner
+    li, wang, zhao = Reader("li"), Reader("wang"), Reader("zhao")
+    ours = {mine.id, theirs.id, legacy.id}
+
+    def visible(reader: Reader) -> set[str]:
+        return {s.id for s in store.list(reader)} & ours
+
+    assert visible(li) == {mine.id} and visible(wang) == {theirs.id} and visible(zhao) == set()
+    assert visible(Reader("boss", see_all=True)) == ours
+    store.share(mine.id, ["zhao", "zhao"])
+    assert visible(zhao) == {mine.id} and store.get(mine.id).shared_with == ("zhao",)
+    access = store.access(mine.id)
+    assert access.can_read(zhao) and not access.can_change(zhao) and access.can_change(li)
+    assert not access.can_read(wang)
+    store.share(mine.id, ["*"])
+    assert mine.id in visible(wang) and store.access(mine.id).can_read(wang)
+    assert [s.shared_with for s in store.list(li) if s.id == mine.id] == [("*",)]
+    store.share(mine.id, [])
+    assert visible(wang) == {theirs.id}
+    with pytest.raises(NotFound):
+        store.share("0" * 32, ["zhao"])
+    assert store.claim_unowned("admin") >= 1
+    assert store.access(legacy.id).owner == "admin" and store.get(theirs.id).owner == "wang"
+    store.delete(mine.id)
+    with pytest.raises(NotFound):
+        store.access(mine.id)

@@ -29,9 +29,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from layers.workspaces.model import Workspace, WorkspaceStore, WorkspaceSummary, new_workspace_id
+from layers.workspaces.model import (
+    Reader,
+    Workspace,
+    WorkspaceAccess,
+    WorkspaceStore,
+    WorkspaceSummary,
+    new_workspace_id,
+)
 
-__all__ = ["Workspace", "WorkspaceStore", "WorkspaceSummary", "new_workspace_id", "open_store"]
+__all__ = ["Reader", "Workspace", "WorkspaceAccess", "WorkspaceStore", "WorkspaceSummary", "new_workspace_id", "open_store"]
 
 
 def open_store(*, gpkg_path: Path | str | None = None, database_url: str | None = None,

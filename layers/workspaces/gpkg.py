@@ -16,7 +16,7 @@ import json
 import sqlite3
 import struct
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,7 +29,15 @@ import shapely
 
 from geo.crs import LONLAT
 from geo.errors import NotFound, StorageError
-from layers.workspaces.model import SITE_COLUMNS, Workspace, WorkspaceSummary, check_id, site_rows
+from layers.workspaces.model import (
+    SITE_COLUMNS,
+    Reader,
+    Workspace,
+    WorkspaceAccess,
+    WorkspaceSummary,
+    check_id,
+    site_rows,
+)
 
 APPLICATION_ID = 0x47504B47  # "GPKG"
 USER_VERSION = 10200  # GeoPackage 1.2: older desktop clients (QGIS 3.x LTR, GDAL < 3.8) open it without a warning
@@ -66,6 +74,9 @@ SCHEMA = [
         name TEXT, industry TEXT, county TEXT, region_group TEXT, zones TEXT, in_corridor BOOLEAN,
         nearest_zone TEXT, nearest_m REAL, area_ha REAL, area_mu REAL, attributes TEXT)""",
     "CREATE INDEX IF NOT EXISTS sites_workspace ON sites (workspace_id, site_no)",
+    """CREATE TABLE IF NOT EXISTS workspace_shares (
+        workspace_id TEXT NOT NULL, grantee TEXT NOT NULL, PRIMARY KEY (workspace_id, grantee))""",
+    "CREATE INDEX IF NOT EXISTS workspace_shares_grantee ON workspace_shares (grantee)",
 ]
 SEED = [
     ("INSERT OR IGNORE INTO gpkg_spatial_ref_sys VALUES (?,?,?,?,?,?)",
@@ -122,6 +133,9 @@ class GeoPackageStore:
                 conn.execute(f"PRAGMA user_version = {USER_VERSION}")
                 for stmt in SCHEMA:
                     conn.execute(stmt)
+                if not any(r[1] == "owner" for r in conn.execute("PRAGMA table_info(workspaces)")):
+                    conn.execute("ALTER TABLE workspaces ADD COLUMN owner TEXT")  # stores from before accounts
+                conn.execute("CREATE INDEX IF NOT EXISTS workspaces_owner ON workspaces (owner)")
                 for stmt, params in SEED:
                     conn.execute(stmt, params)
         except (sqlite3.Error, OSError) as exc:
@@ -173,11 +187,13 @@ class GeoPackageStore:
             with self._write() as conn:
                 conn.execute(
                     "INSERT INTO workspaces (id, created, filename, sha256, size_bytes, format, crs_code, crs_reason,"
-                    " crs_json, site_count, report) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    " crs_json, site_count, report, owner) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                     (workspace.id, workspace.created.isoformat(), workspace.filename, workspace.sha256,
                      workspace.size_bytes, workspace.format, workspace.crs.get("code"), workspace.crs.get("reason"),
-                     json.dumps(workspace.crs, ensure_ascii=False), len(workspace.sites), report),
+                     json.dumps(workspace.crs, ensure_ascii=False), len(workspace.sites), report, workspace.owner),
                 )
+                conn.executemany("INSERT INTO workspace_shares (workspace_id, grantee) VALUES (?, ?)",
+                                 [(workspace.id, g) for g in dict.fromkeys(workspace.shared_with)])
                 conn.executemany(f"INSERT INTO sites (geom, workspace_id, {cols}) VALUES ({marks})",
                                  self._site_records(workspace))
                 conn.execute(
@@ -200,32 +216,77 @@ class GeoPackageStore:
                 if cur.rowcount == 0:
                     raise NotFound(f"没有工作区 {ws_id} / no workspace {ws_id}")
                 conn.execute("DELETE FROM sites WHERE workspace_id = ?", (ws_id,))
+                conn.execute("DELETE FROM workspace_shares WHERE workspace_id = ?", (ws_id,))
         except sqlite3.Error as exc:
             raise StorageError("删除工作区失败 / deleting the workspace failed", detail=str(exc)) from exc
 
+    def share(self, ws_id: str, grantees: Sequence[str]) -> None:
+        """Replace the set of users (or ``*``, everyone signed in) who may read the workspace."""
+        check_id(ws_id)
+        try:
+            with self._write() as conn:
+                if conn.execute("SELECT 1 FROM workspaces WHERE id = ?", (ws_id,)).fetchone() is None:
+                    raise NotFound(f"没有工作区 {ws_id} / no workspace {ws_id}")
+                conn.execute("DELETE FROM workspace_shares WHERE workspace_id = ?", (ws_id,))
+                conn.executemany("INSERT INTO workspace_shares (workspace_id, grantee) VALUES (?, ?)",
+                                 [(ws_id, g) for g in dict.fromkeys(grantees)])
+        except sqlite3.Error as exc:
+            raise StorageError("共享设置失败 / sharing the workspace failed", detail=str(exc)) from exc
+
+    def claim_unowned(self, owner: str) -> int:
+        """Give workspaces made before accounts existed to ``owner`` (the first admin); returns how many."""
+        try:
+            with self._write() as conn:
+                return int(conn.execute("UPDATE workspaces SET owner = ? WHERE owner IS NULL", (owner,)).rowcount)
+        except sqlite3.Error as exc:
+            raise StorageError("更新工作区归属失败 / assigning workspace owners failed", detail=str(exc)) from exc
+
     # ------------------------------------------------------------ reads
 
-    def list(self) -> list[WorkspaceSummary]:
+    def list(self, reader: Reader | None = None) -> list[WorkspaceSummary]:
+        """Newest first: all of them, or those ``reader`` may see (own, shared with them or with everyone)."""
+        where, params = "", ()  # type: tuple[str, tuple[str, ...]]
+        if reader is not None and not reader.see_all:
+            where = (" WHERE owner = ? OR id IN (SELECT workspace_id FROM workspace_shares"
+                     " WHERE grantee IN (?, '*'))")
+            params = (reader.name, reader.name)
         try:
             with self._read() as conn:
-                rows = conn.execute("SELECT id, created, filename, sha256, format, crs_code, site_count"
-                                    " FROM workspaces ORDER BY created DESC, fid DESC").fetchall()
+                conn.execute("BEGIN")
+                rows = conn.execute("SELECT id, created, filename, sha256, format, crs_code, site_count, owner"
+                                    f" FROM workspaces{where} ORDER BY created DESC, fid DESC", params).fetchall()
+                shares = _shares(conn, [r[0] for r in rows])
+                conn.execute("COMMIT")
         except sqlite3.Error as exc:
             raise StorageError("读取工作区列表失败 / listing workspaces failed", detail=str(exc)) from exc
         return [WorkspaceSummary(id=r[0], created=_parse_time(r[1]), filename=r[2], sha256=r[3], format=r[4],
-                                 crs_code=r[5], site_count=int(r[6])) for r in rows]
+                                 crs_code=r[5], site_count=int(r[6]), owner=r[7], shared_with=shares.get(r[0], ()))
+                for r in rows]
+
+    def access(self, ws_id: str) -> WorkspaceAccess:
+        check_id(ws_id)
+        try:
+            with self._read() as conn:
+                row = conn.execute("SELECT owner FROM workspaces WHERE id = ?", (ws_id,)).fetchone()
+                if row is None:
+                    raise NotFound(f"没有工作区 {ws_id} / no workspace {ws_id}")
+                shares = _shares(conn, [ws_id])
+        except sqlite3.Error as exc:
+            raise StorageError("读取工作区失败 / reading the workspace failed", detail=str(exc)) from exc
+        return WorkspaceAccess(owner=row[0], shared_with=shares.get(ws_id, ()))
 
     def get(self, ws_id: str) -> Workspace:
         check_id(ws_id)
         try:
             with self._read() as conn:
                 conn.execute("BEGIN")  # one snapshot for both tables
-                head = conn.execute("SELECT id, created, filename, sha256, size_bytes, format, crs_json, report"
-                                    " FROM workspaces WHERE id = ?", (ws_id,)).fetchone()
+                head = conn.execute("SELECT id, created, filename, sha256, size_bytes, format, crs_json, report,"
+                                    " owner FROM workspaces WHERE id = ?", (ws_id,)).fetchone()
                 if head is None:
                     raise NotFound(f"没有工作区 {ws_id} / no workspace {ws_id}")
                 rows = conn.execute("SELECT geom, site_no, name, industry, attributes FROM sites"
                                     " WHERE workspace_id = ? ORDER BY site_no", (ws_id,)).fetchall()
+                shares = _shares(conn, [ws_id])
                 conn.execute("COMMIT")
         except sqlite3.Error as exc:
             raise StorageError("读取工作区失败 / reading the workspace failed", detail=str(exc)) from exc
@@ -236,7 +297,19 @@ class GeoPackageStore:
             geometry=gpd.GeoSeries([decode_geometry(r[0]) for r in rows], crs=LONLAT), crs=LONLAT)
         return Workspace(id=head[0], created=_parse_time(head[1]), filename=head[2], sha256=head[3],
                          size_bytes=int(head[4]), format=head[5], crs=json.loads(head[6]), sites=sites,
-                         report=json.loads(head[7]))
+                         report=json.loads(head[7]), owner=head[8], shared_with=shares.get(ws_id, ()))
+
+
+def _shares(conn: sqlite3.Connection, ids: list[str]) -> dict[str, tuple[str, ...]]:
+    """Grantees per workspace id (only for the ids asked, in chunks under SQLite's parameter limit)."""
+    out: dict[str, list[str]] = {}
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        marks = ",".join("?" for _ in chunk)
+        for ws_id, grantee in conn.execute(f"SELECT workspace_id, grantee FROM workspace_shares"
+                                           f" WHERE workspace_id IN ({marks}) ORDER BY grantee", chunk):
+            out.setdefault(ws_id, []).append(grantee)
+    return {k: tuple(v) for k, v in out.items()}
 
 
 def _parse_time(text: str) -> datetime:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -40,11 +41,14 @@ class Workspace:
     crs: dict[str, Any]  # code, label, source, reason, swapped_axes
     sites: gpd.GeoDataFrame  # EPSG:4326: site_no, name, industry, attributes (dict), geometry
     report: dict[str, Any]
+    owner: str | None = None  # user name; None for workspaces made before accounts (they belong to the admin)
+    shared_with: tuple[str, ...] = ()  # user names, or "*" for everyone signed in (read-only)
 
     @property
     def summary(self) -> WorkspaceSummary:
         return WorkspaceSummary(id=self.id, created=self.created, filename=self.filename, sha256=self.sha256,
-                                format=self.format, crs_code=str(self.crs.get("code")), site_count=len(self.sites))
+                                format=self.format, crs_code=str(self.crs.get("code")), site_count=len(self.sites),
+                                owner=self.owner, shared_with=self.shared_with)
 
 
 @dataclass(frozen=True)
@@ -56,12 +60,39 @@ class WorkspaceSummary:
     format: str
     crs_code: str
     site_count: int
+    owner: str | None = None
+    shared_with: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {"id": self.id, "created": self.created.isoformat(), "filename": self.filename,
                 "sha256": self.sha256, "format": self.format, "crs": self.crs_code, "site_count": self.site_count,
+                "owner": self.owner, "shared_with": list(self.shared_with),
                 "links": {"self": f"/api/overlay/{self.id}", "page": f"/overlay/{self.id}",
                           "csv": f"/api/overlay/{self.id}.csv", "geojson": f"/api/overlay/{self.id}.geojson"}}
+
+
+@dataclass(frozen=True)
+class Reader:
+    """Whose workspaces a listing shows: their own, those shared with them (or with everyone), or all (admins)."""
+
+    name: str
+    see_all: bool = False
+
+
+@dataclass(frozen=True)
+class WorkspaceAccess:
+    """Who owns a workspace and with whom it is shared (read cheaply, before the workspace itself)."""
+
+    owner: str | None
+    shared_with: tuple[str, ...]
+
+    def can_read(self, reader: Reader) -> bool:
+        return reader.see_all or self.owner == reader.name or reader.name in self.shared_with or \
+            "*" in self.shared_with
+
+    def can_change(self, reader: Reader) -> bool:
+        """Delete or share: the owner (and admins)."""
+        return reader.see_all or self.owner == reader.name
 
 
 class WorkspaceStore(Protocol):
@@ -71,9 +102,15 @@ class WorkspaceStore(Protocol):
 
     def get(self, ws_id: str) -> Workspace: ...
 
-    def list(self) -> list[WorkspaceSummary]: ...
+    def list(self, reader: Reader | None = None) -> list[WorkspaceSummary]: ...
 
     def delete(self, ws_id: str) -> None: ...
+
+    def access(self, ws_id: str) -> WorkspaceAccess: ...
+
+    def share(self, ws_id: str, grantees: Sequence[str]) -> None: ...
+
+    def claim_unowned(self, owner: str) -> int: ...
 
 
 def site_rows(workspace: Workspace) -> list[dict[str, Any]]:

@@ -10,7 +10,7 @@ exist in the database (``CREATE EXTENSION postgis`` needs a superuser).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC
 from typing import Any
@@ -24,7 +24,15 @@ from psycopg import sql
 
 from geo.crs import LONLAT
 from geo.errors import NotFound, StorageError
-from layers.workspaces.model import SITE_COLUMNS, Workspace, WorkspaceSummary, check_id, site_rows
+from layers.workspaces.model import (
+    SITE_COLUMNS,
+    Reader,
+    Workspace,
+    WorkspaceAccess,
+    WorkspaceSummary,
+    check_id,
+    site_rows,
+)
 
 _SCHEMA_LOCK = 0x706C616E  # "plan": advisory lock id for schema creation
 
@@ -37,6 +45,7 @@ class PostgisStore:
         self.schema = schema
         self.workspaces = sql.Identifier(schema, "planview_workspaces")
         self.sites = sql.Identifier(schema, "planview_sites")
+        self.shares = sql.Identifier(schema, "planview_workspace_shares")
         try:
             with self._tx() as conn:
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
@@ -60,6 +69,15 @@ class PostgisStore:
                              .format(self.sites))
                 conn.execute(sql.SQL("CREATE INDEX IF NOT EXISTS planview_sites_geom ON {} USING gist (geom)")
                              .format(self.sites))
+                # accounts: the owner (stores from before accounts get the column, NULL = the admin's)
+                conn.execute(sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS owner text").format(self.workspaces))
+                conn.execute(sql.SQL("CREATE INDEX IF NOT EXISTS planview_workspaces_owner ON {} (owner)")
+                             .format(self.workspaces))
+                conn.execute(sql.SQL(
+                    "CREATE TABLE IF NOT EXISTS {} (workspace_id text NOT NULL REFERENCES {} (id) ON DELETE CASCADE,"
+                    " grantee text NOT NULL, PRIMARY KEY (workspace_id, grantee))").format(self.shares, self.workspaces))
+                conn.execute(sql.SQL("CREATE INDEX IF NOT EXISTS planview_workspace_shares_grantee ON {} (grantee)")
+                             .format(self.shares))
         except psycopg.Error as exc:
             raise StorageError("无法连接工作区数据库 / cannot open the workspace database", detail=str(exc)) from exc
 
@@ -82,12 +100,15 @@ class PostgisStore:
             with self._tx() as conn:
                 conn.execute(
                     sql.SQL("INSERT INTO {} (id, created, filename, sha256, size_bytes, format, crs_code, crs_reason,"
-                            " crs, site_count, report) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)")
+                            " crs, site_count, report, owner) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)")
                     .format(self.workspaces),
                     (workspace.id, workspace.created, workspace.filename, workspace.sha256, workspace.size_bytes,
                      workspace.format, workspace.crs.get("code"), workspace.crs.get("reason"),
                      json.dumps(workspace.crs, ensure_ascii=False), len(workspace.sites),
-                     json.dumps(workspace.report, ensure_ascii=False)))
+                     json.dumps(workspace.report, ensure_ascii=False), workspace.owner))
+                for grantee in dict.fromkeys(workspace.shared_with):
+                    conn.execute(sql.SQL("INSERT INTO {} (workspace_id, grantee) VALUES (%s, %s)").format(self.shares),
+                                 (workspace.id, grantee))
                 with conn.cursor().copy(sql.SQL("COPY {} ({}) FROM STDIN").format(self.sites, cols)) as copy:
                     for record in self._copy_rows(workspace):
                         copy.write_row(record)
@@ -108,28 +129,86 @@ class PostgisStore:
         except psycopg.Error as exc:
             raise StorageError("删除工作区失败 / deleting the workspace failed", detail=str(exc)) from exc
 
-    def list(self) -> list[WorkspaceSummary]:
+    def share(self, ws_id: str, grantees: Sequence[str]) -> None:
+        """Replace the set of users (or ``*``, everyone signed in) who may read the workspace."""
+        check_id(ws_id)
         try:
             with self._tx() as conn:
-                rows = conn.execute(sql.SQL("SELECT id, created, filename, sha256, format, crs_code, site_count"
-                                            " FROM {} ORDER BY created DESC, id").format(self.workspaces)).fetchall()
+                if conn.execute(sql.SQL("SELECT 1 FROM {} WHERE id = %s FOR UPDATE").format(self.workspaces),
+                                (ws_id,)).fetchone() is None:
+                    raise NotFound(f"没有工作区 {ws_id} / no workspace {ws_id}")
+                conn.execute(sql.SQL("DELETE FROM {} WHERE workspace_id = %s").format(self.shares), (ws_id,))
+                for grantee in dict.fromkeys(grantees):
+                    conn.execute(sql.SQL("INSERT INTO {} (workspace_id, grantee) VALUES (%s, %s)").format(self.shares),
+                                 (ws_id, grantee))
+        except psycopg.Error as exc:
+            raise StorageError("共享设置失败 / sharing the workspace failed", detail=str(exc)) from exc
+
+    def claim_unowned(self, owner: str) -> int:
+        try:
+            with self._tx() as conn:
+                cur = conn.execute(sql.SQL("UPDATE {} SET owner = %s WHERE owner IS NULL").format(self.workspaces),
+                                   (owner,))
+                return int(cur.rowcount)
+        except psycopg.Error as exc:
+            raise StorageError("更新工作区归属失败 / assigning workspace owners failed", detail=str(exc)) from exc
+
+    def _shares(self, conn: psycopg.Connection[Any], ids: list[str]) -> dict[str, tuple[str, ...]]:
+        out: dict[str, list[str]] = {}
+        rows = conn.execute(sql.SQL("SELECT workspace_id, grantee FROM {} WHERE workspace_id = ANY(%s)"
+                                    " ORDER BY grantee").format(self.shares), (ids,)).fetchall()
+        for ws_id, grantee in rows:
+            out.setdefault(ws_id, []).append(grantee)
+        return {k: tuple(v) for k, v in out.items()}
+
+    def list(self, reader: Reader | None = None) -> list[WorkspaceSummary]:
+        """Newest first: all of them, or those ``reader`` may see (own, shared with them or with everyone)."""
+        where: sql.Composable = sql.SQL("")
+        params: tuple[Any, ...] = ()
+        if reader is not None and not reader.see_all:
+            where = sql.SQL(" WHERE owner = %s OR id IN (SELECT workspace_id FROM {} WHERE grantee IN (%s, '*'))"
+                            ).format(self.shares)
+            params = (reader.name, reader.name)
+        try:
+            with self._tx() as conn:
+                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                rows = conn.execute(sql.SQL("SELECT id, created, filename, sha256, format, crs_code, site_count, owner"
+                                            " FROM {}{} ORDER BY created DESC, id").format(self.workspaces, where),
+                                    params).fetchall()
+                shares = self._shares(conn, [r[0] for r in rows])
         except psycopg.Error as exc:
             raise StorageError("读取工作区列表失败 / listing workspaces failed", detail=str(exc)) from exc
         return [WorkspaceSummary(id=r[0], created=r[1].astimezone(UTC), filename=r[2], sha256=r[3],
-                                 format=r[4], crs_code=r[5], site_count=int(r[6])) for r in rows]
+                                 format=r[4], crs_code=r[5], site_count=int(r[6]), owner=r[7],
+                                 shared_with=shares.get(r[0], ())) for r in rows]
+
+    def access(self, ws_id: str) -> WorkspaceAccess:
+        check_id(ws_id)
+        try:
+            with self._tx() as conn:
+                row = conn.execute(sql.SQL("SELECT owner FROM {} WHERE id = %s").format(self.workspaces),
+                                   (ws_id,)).fetchone()
+                if row is None:
+                    raise NotFound(f"没有工作区 {ws_id} / no workspace {ws_id}")
+                shares = self._shares(conn, [ws_id])
+        except psycopg.Error as exc:
+            raise StorageError("读取工作区失败 / reading the workspace failed", detail=str(exc)) from exc
+        return WorkspaceAccess(owner=row[0], shared_with=shares.get(ws_id, ()))
 
     def get(self, ws_id: str) -> Workspace:
         check_id(ws_id)
         try:
             with self._tx() as conn:
                 conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-                head = conn.execute(sql.SQL("SELECT id, created, filename, sha256, size_bytes, format, crs, report"
-                                            " FROM {} WHERE id = %s").format(self.workspaces), (ws_id,)).fetchone()
+                head = conn.execute(sql.SQL("SELECT id, created, filename, sha256, size_bytes, format, crs, report,"
+                                            " owner FROM {} WHERE id = %s").format(self.workspaces),
+                                    (ws_id,)).fetchone()
                 if head is None:
                     raise NotFound(f"没有工作区 {ws_id} / no workspace {ws_id}")
                 rows = conn.execute(sql.SQL("SELECT ST_AsBinary(geom), site_no, name, industry, attributes FROM {}"
                                             " WHERE workspace_id = %s ORDER BY site_no").format(self.sites),
                                     (ws_id,)).fetchall()
+                shares = self._shares(conn, [ws_id])
         except psycopg.Error as exc:
             raise StorageError("读取工作区失败 / reading the workspace failed", detail=str(exc)) from exc
         geoms = shapely.from_wkb([bytes(r[0]) for r in rows]) if rows else np.empty(0, dtype=object)
@@ -139,4 +218,5 @@ class PostgisStore:
              "attributes": [r[4] or {} for r in rows]},
             geometry=gpd.GeoSeries(geoms, crs=LONLAT), crs=LONLAT)
         return Workspace(id=head[0], created=head[1].astimezone(UTC), filename=head[2], sha256=head[3],
-                         size_bytes=int(head[4]), format=head[5], crs=head[6], sites=sites, report=head[7])
+                         size_bytes=int(head[4]), format=head[5], crs=head[6], sites=sites, report=head[7],
+                         owner=head[8], shared_with=shares.get(ws_id, ()))

@@ -130,7 +130,7 @@ def build_report(ws_id: str, created: datetime, filename: str, data: bytes, site
 
 def analyse_upload(data: bytes, filename: str, catalogue: Catalogue, *, crs: str | None = None,
                    encoding: str | None = None, limits: ReadLimits | None = None,
-                   control: Sequence[ControlSource] = ()) -> Workspace:
+                   control: Sequence[ControlSource] = (), owner: str | None = None) -> Workspace:
     """Read and analyse an upload into an unsaved :class:`Workspace`."""
     context = overlay_context(catalogue)
     siteset = read_sites(data, filename, crs=crs, encoding=encoding, limits=limits, area=context.area)
@@ -138,14 +138,15 @@ def analyse_upload(data: bytes, filename: str, catalogue: Catalogue, *, crs: str
     created = datetime.now(UTC)
     report = build_report(ws_id, created, filename, data, siteset, context, control)
     return Workspace(id=ws_id, created=created, filename=filename, sha256=report["sha256"], size_bytes=len(data),
-                     format=siteset.format, crs=report["crs"], sites=siteset.sites, report=report)
+                     format=siteset.format, crs=report["crs"], sites=siteset.sites, report=report, owner=owner)
 
 
 def create_workspace(store: WorkspaceStore, data: bytes, filename: str, catalogue: Catalogue, *,
                      crs: str | None = None, encoding: str | None = None,
-                     limits: ReadLimits | None = None, control: Sequence[ControlSource] = ()) -> Workspace:
-    """Analyse an upload and save it as a workspace (one transaction)."""
+                     limits: ReadLimits | None = None, control: Sequence[ControlSource] = (),
+                     owner: str | None = None) -> Workspace:
+    """Analyse an upload and save it as a workspace (one transaction), owned by ``owner``."""
     workspace = analyse_upload(data, filename, catalogue, crs=crs, encoding=encoding, limits=limits,
-                               control=control)
+                               control=control, owner=owner)
     store.save(workspace)
     return workspace
