@@ -47,12 +47,17 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def serve() -> tuple[subprocess.Popen[bytes], str]:
-    """``planview serve`` in its own process on a free loopback port, with a private workspace store."""
+def serve() -> tuple[subprocess.Popen[bytes], str, dict[str, str]]:
+    """``planview serve`` in its own process on a free loopback port, with a private store; and a planner's token."""
     tmp = Path(tempfile.mkdtemp(prefix="planview-bench-"))
     port = _free_port()
     env = {**os.environ, "PLANVIEW_WORKSPACE_GPKG": str(tmp / "ws.gpkg"), "PLANVIEW_LAYER_STORE_GPKG": str(tmp / "l.gpkg")}
     env.pop("PLANVIEW_DATABASE_URL", None)
+    cli = [sys.executable, "-m", "server.cli", "users"]
+    subprocess.run([*cli, "add", "bench", "--role", "planner"], cwd=ROOT, env=env, input="bench password 1234\n",
+                   text=True, capture_output=True, check=True)
+    token = subprocess.run([*cli, "token", "bench"], cwd=ROOT, env=env, text=True, capture_output=True,
+                           check=True).stdout.strip().splitlines()[-1]
     proc = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
@@ -60,7 +65,7 @@ def serve() -> tuple[subprocess.Popen[bytes], str]:
     while True:
         try:
             if httpx.get(f"{base}/api/layers", timeout=5).status_code == 200:
-                return proc, base
+                return proc, base, {"Authorization": f"Bearer {token}"}
         except httpx.HTTPError:
             pass
         if time.time() > deadline or proc.poll() is not None:
@@ -102,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--uploads", type=int, default=40, help="heavy uploads in flight")
     args = parser.parse_args(argv)
 
-    server, base = serve()
+    server, base, auth = serve()
     ok = True
     try:
         with httpx.Client(base_url=base, timeout=60) as client:
@@ -123,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
 
             def upload(i: int) -> None:
                 try:
-                    with httpx.Client(base_url=base, timeout=300) as c:
+                    with httpx.Client(base_url=base, timeout=300, headers=auth) as c:
                         uploads[c.post("/api/overlay", files={"file": (f"地块{i}.txt", body)}).status_code] += 1
                 except httpx.HTTPError as exc:
                     uploads[type(exc).__name__] += 1

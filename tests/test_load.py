@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 from conftest import make_settings
-from support import running_app
+from support import bearer, running_app
 
 UPLOADS = 40
 READ_BOUND_S = 10.0
@@ -40,7 +40,8 @@ def heavy_landtxt(rings: int = 600) -> bytes:
 def test_reads_answer_while_forty_heavy_uploads_are_in_flight(tmp_path: Path) -> None:
     settings = make_settings(tmp_path, job_workers=2, job_queue=6, job_timeout_s=30)
     body = heavy_landtxt()
-    with running_app(settings) as (_, base):
+    with running_app(settings) as (server, base):
+        auth = bearer(server.config.app, "planner")
         with httpx.Client(base_url=base, timeout=30) as warm:  # the first page render is not the load's fault
             for path in READS:
                 assert warm.get(path).status_code == 200, path
@@ -50,7 +51,7 @@ def test_reads_answer_while_forty_heavy_uploads_are_in_flight(tmp_path: Path) ->
 
         def upload(i: int) -> None:
             try:
-                with httpx.Client(base_url=base, timeout=90) as c:
+                with httpx.Client(base_url=base, timeout=90, headers=auth) as c:
                     r = c.post("/api/overlay", files={"file": (f"地块{i}.txt", body)})
                     upload_status.append(r.status_code)
             except httpx.HTTPError as exc:
