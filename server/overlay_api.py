@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +33,7 @@ from layers.store import StoreRef
 from layers.workspaces import Workspace, WorkspaceStore, open_store
 from layers.workspaces.formats import to_csv, to_geojson, to_geopackage
 from server import jobs
-from server.auth import CurrentUser, Right, arecord, check_workspace, current_principal, record
+from server.auth import CurrentUser, Right, check_workspace, current_principal, record
 from server.auth.state import auth_state
 from server.dependencies import CatalogueDep, SettingsDep
 from server.errors import status_for
@@ -236,7 +237,6 @@ def _start_analysis(request: Request, upload: Upload, settings: Settings, catalo
     owner = current_principal(request).name
     details = {"file": filename, "sha256": hashlib.sha256(upload.data).hexdigest(), "bytes": len(upload.data),
                "crs": crs, "encoding": encoding}
-    request.state.upload_audit = details
 
     def save(workspace: Workspace) -> Workspace:
         workspace.owner = owner  # the signed-in planner's
@@ -250,7 +250,17 @@ def _start_analysis(request: Request, upload: Upload, settings: Settings, catalo
                          schema=settings.layer_store_schema)
     handle = jobs.submit(request, analyse_upload_job, CatalogueRef.of(catalogue), bytes(upload.data), filename, crs,
                          encoding, limits_from(settings), store_ref, label="upload", finish=save)
+    meta.update(handle.meta)  # the owner jobs.submit noted
     handle.meta = meta
+
+    def refused(future: Future[Any]) -> None:
+        """A failed or cancelled analysis is audited too, whether the client waited (201) or polls (202)."""
+        exc = None if future.cancelled() else future.exception()
+        if future.cancelled() or exc is not None:
+            code = exc.code if isinstance(exc, PlanviewError) else "cancelled"
+            record(request, "upload", details=details, outcome=f"failed: {code}")
+
+    handle.future.add_done_callback(refused)  # before await_job's: the record is there when the 4xx is sent
     return handle
 
 
@@ -258,11 +268,7 @@ async def _process(request: Request, settings: Settings, catalogue: Catalogue) -
     """Read, analyse and save an upload as the signed-in user's workspace; a refused upload is audited too."""
     upload = await read_upload(request, settings)
     handle = _start_analysis(request, upload, settings, catalogue)
-    try:
-        return await jobs.await_job(request, handle)  # type: ignore[no-any-return]
-    except PlanviewError as exc:
-        await arecord(request, "upload", details=request.state.upload_audit, outcome=f"failed: {exc.code}")
-        raise
+    return await jobs.await_job(request, handle)  # type: ignore[no-any-return]
 
 
 # ---------------------------------------------------------------- API
