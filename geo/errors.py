@@ -116,3 +116,9 @@ class RequestTimeout(InvalidInput):
     """The client stopped sending its request (body) within the time limit; HTTP 408."""
 
     code = "request_timeout"
+
+
+class QuotaExceeded(PlanviewError):
+    """Saving would take the owner's (or the store's) storage past its quota; the message says what to delete."""
+
+    code = "quota_exceeded"

@@ -18,7 +18,21 @@ from starlette.types import Scope
 from layers.catalogue import Catalogue
 from layers.store import open_layer_store
 from layers.store.registry import StoredLayers
-from server import api_layers, audit_api, basemap_tiles, errors, export_api, jobs, monitor_api, ogc, overlay_api, pages, plans_pages, tiles
+from server import (
+    api_layers,
+    audit_api,
+    basemap_tiles,
+    errors,
+    export_api,
+    jobs,
+    layers_admin,
+    monitor_api,
+    ogc,
+    overlay_api,
+    pages,
+    plans_pages,
+    tiles,
+)
 from server import middleware as hygiene
 from server.api_docs import router as api_docs_router
 from server.auth import guard
@@ -79,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(auth_pages.router)
     app.include_router(audit_api.router)
+    app.include_router(layers_admin.router)
     app.include_router(basemap_tiles.router)
     app.include_router(plans_pages.router)
     app.include_router(api_docs_router)  # /docs, /redoc

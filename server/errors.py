@@ -24,6 +24,7 @@ from geo.errors import (
     NotAuthenticated,
     NotFound,
     PlanviewError,
+    QuotaExceeded,
     RequestTimeout,
     StorageError,
     TooLarge,
@@ -47,6 +48,7 @@ STATUS: dict[type[PlanviewError], int] = {
     DataError: 422,
     StorageError: 503,
     Busy: 503,
+    QuotaExceeded: 507,
     PlanviewError: 500,
 }
 

@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     # Other web clients reading layers, OGC API and tiles across origins (GET/HEAD only); off when empty,
     # e.g. PLANVIEW_CORS_ORIGINS='["https://gis.example.gov.cn"]' or '["*"]'.
     cors_origins: list[str] = Field(default_factory=list)
+    # Storage quota for saved workspaces, in MB: per owner once workspaces have owners (accounts), else for the
+    # whole store. Unset = no quota. Over it, saving answers 507 saying what to delete.
+    quota_mb: float | None = Field(default=None, gt=0)
     host: str = "127.0.0.1"
     port: int = 8000
     # Accounts and rights. Public maps: maps, layers, OGC and the plan reader need no login (off: everything does).
@@ -88,6 +91,10 @@ class Settings(BaseSettings):
     ldap_planner_group: str = "planview-planners"
     ldap_default_role: str = "viewer"
     ldap_timeout_s: float = Field(default=5.0, gt=0)
+
+    @property
+    def quota_bytes(self) -> int | None:
+        return None if self.quota_mb is None else int(self.quota_mb * 1024 * 1024)
 
     @property
     def max_upload_bytes(self) -> int:

@@ -90,7 +90,7 @@ def test_map_pages_draw_their_layers_under_the_policy(tab: Tab, map_id: str) -> 
     tab.assert_clean(f"/maps/{map_id}")
 
 
-@pytest.mark.parametrize("path", ["/", "/overlay", "/plans/yunyang", "/ogc?f=html", "/ogc/collections/cq-counties?f=html"])
+@pytest.mark.parametrize("path", ["/", "/plans/yunyang", "/ogc?f=html", "/ogc/collections/cq-counties?f=html"])
 def test_pages_run_under_the_policy(tab: Tab, path: str) -> None:
     page = tab.open(path)
     page.wait_for_load_state("networkidle")

@@ -80,7 +80,6 @@ RIGHTS: dict[str, Right] = {
     "GET /api/indicators/{plan}/template.{fmt}":       Right.PUBLIC_READ,
     "GET /openapi.json":                               Right.PUBLIC_READ,
     "GET /docs":                                       Right.PUBLIC_READ,
-    "GET /docs/oauth2-redirect":                       Right.PUBLIC_READ,
     "GET /redoc":                                      Right.PUBLIC_READ,
     # ---- signed in: export maps, read workspaces one may see, one's own account and tokens
     "GET /api/export":                                 Right.VIEW,
@@ -120,6 +119,9 @@ RIGHTS: dict[str, Right] = {
     "GET /admin/audit":                                Right.ADMIN,
     "GET /api/audit":                                  Right.ADMIN,
     "GET /api/audit.csv":                              Right.ADMIN,
+    "GET /admin/layers":                               Right.ADMIN,
+    "GET /api/admin/layers":                           Right.ADMIN,
+    "POST /api/admin/layers":                          Right.ADMIN,
 }
 # fmt: on
 
