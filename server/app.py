@@ -18,7 +18,7 @@ from starlette.types import Scope
 from layers.catalogue import Catalogue
 from layers.store import open_layer_store
 from layers.store.registry import StoredLayers
-from server import api_layers, audit_api, basemap_tiles, errors, export_api, jobs, monitor_api, ogc, overlay_api, pages, plans_pages, tiles
+from server import api_layers, audit_api, basemap_tiles, draw_api, errors, export_api, jobs, monitor_api, ogc, overlay_api, pages, plans_pages, tiles
 from server.auth import guard
 from server.auth import pages as auth_pages
 from server.auth.state import AuthState
@@ -68,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(tiles.router)
     app.include_router(tiles.ogc_router)
     app.include_router(ogc.router)
+    app.include_router(draw_api.router)  # before overlay_api: /api/overlay/check is not a workspace id
     app.include_router(overlay_api.router)
     app.include_router(export_api.router)
     app.include_router(jobs.router)
