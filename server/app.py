@@ -18,7 +18,21 @@ from starlette.types import Scope
 from layers.catalogue import Catalogue
 from layers.store import open_layer_store
 from layers.store.registry import StoredLayers
-from server import api_layers, audit_api, basemap_tiles, draw_api, errors, export_api, jobs, monitor_api, ogc, overlay_api, pages, plans_pages, tiles
+from server import (
+    api_layers,
+    audit_api,
+    basemap_tiles,
+    draw_api,
+    errors,
+    export_api,
+    jobs,
+    monitor_api,
+    ogc,
+    overlay_api,
+    pages,
+    plans_pages,
+    tiles,
+)
 from server.auth import guard
 from server.auth import pages as auth_pages
 from server.auth.state import AuthState

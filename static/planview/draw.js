@@ -156,25 +156,45 @@ export function wireDraw(ctx, sheet) {
       return report;
     });
 
+  /** Poll a job (/api/jobs/{id}) until it is done; resolves with its final state. */
+  function waitJob(url) {
+    return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then((r) => r.json().catch(() => null).then((data) => ({ r, data })))
+      .then(({ r, data }) => {
+        if (!r.ok || !data) throw new Error(errorText(data, r.status));
+        if (data.state === "queued" || data.state === "running") {
+          return new Promise((ok) => setTimeout(ok, 400)).then(() => waitJob(url));
+        }
+        if (data.state !== "done" || !data.workspace) throw new Error(errorText(data.error, r.status) || "保存失败");
+        return data;
+      });
+  }
+
+  /** 保存为工作区: the drawn site (lon/lat GeoJSON) as a workspace, through the upload's job (202 + polling). */
   function save(report, btn) {
     btn.disabled = true;
-    const url = "/api/overlay?name=" + encodeURIComponent("绘制的地点");
+    btn.textContent = "保存中…";
+    const url = "/api/overlay?async=1&name=" + encodeURIComponent("绘制的地点");
     return fetch(url, { method: "POST", headers: csrfHeaders("application/geo+json"),
       body: JSON.stringify(report.geojson), credentials: "same-origin" })
       .then((r) => r.json().catch(() => null).then((data) => ({ r, data })))
       .then(({ r, data }) => {
-        if (!r.ok) throw new Error(errorText(data, r.status));
+        if (!r.ok || !data || !data.url) throw new Error(errorText(data, r.status));
+        return waitJob(data.url);
+      })
+      .then((job) => {
         const p = document.createElement("p");
         p.id = "pv-draw-saved";
         const a = document.createElement("a");
-        a.href = "/overlay/" + encodeURIComponent(data.id);
-        a.textContent = "已保存为工作区 " + data.id;
+        a.href = "/overlay/" + encodeURIComponent(job.workspace);
+        a.textContent = "已保存为工作区 " + job.workspace;
         p.appendChild(a);
         btn.replaceWith(p);
-        api.saved = data.id;
+        api.saved = job.workspace;
       })
       .catch((err) => {
         btn.disabled = false;
+        btn.textContent = "保存为工作区";
         const p = document.createElement("p");
         p.className = "pv-draw-error";
         p.textContent = err.message;
@@ -190,6 +210,12 @@ export function wireDraw(ctx, sheet) {
       dragMode: false, editMode: true, removalMode: true
     });
     map.pm.setGlobalOptions({ pathOptions: SITE_STYLE, templineStyle: SITE_STYLE, hintlineStyle: { ...SITE_STYLE, dashArray: "5 5" } });
+    // While a drawing tool is on, clicks go through the plan layers to the map (to Geoman), not to features.
+    map.on("pm:globaldrawmodetoggled", (e) => {
+      ctx.drawing = e.enabled;
+      map.getContainer().classList.toggle("pv-drawing", e.enabled);
+      if (e.enabled) map.closePopup();
+    });
     map.on("pm:create", (e) => {
       // one site at a time: the new drawing replaces the previous one
       drawn.clearLayers();
