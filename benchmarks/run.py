@@ -12,7 +12,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHMARKS = ("benchmarks.maps", "benchmarks.overlay", "benchmarks.export", "benchmarks.scale")
+BENCHMARKS = ("benchmarks.maps", "benchmarks.overlay", "benchmarks.export", "benchmarks.scale",
+              "benchmarks.robustness")
 
 
 def main() -> int:

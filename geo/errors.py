@@ -110,3 +110,9 @@ class JobLimitExceeded(TooLarge):
     """A job passed its time or memory limit and was stopped; the message says what to simplify."""
 
     code = "job_limit"
+
+
+class QuotaExceeded(PlanviewError):
+    """Saving would take the owner's (or the store's) storage past its quota; the message says what to delete."""
+
+    code = "quota_exceeded"

@@ -26,6 +26,7 @@ from server import (
     errors,
     export_api,
     jobs,
+    layers_admin,
     monitor_api,
     ogc,
     overlay_api,
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(auth_pages.router)
     app.include_router(audit_api.router)
+    app.include_router(layers_admin.router)
     app.include_router(basemap_tiles.router)
     app.include_router(plans_pages.router)
     app.mount("/static", CachedStaticFiles(directory=str(settings.static_dir)), name="static")

@@ -130,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--crs", help="EPSG:4545, gcj02, bd09 … (default: from the file or inferred)")
     imp.add_argument("--encoding", help="attribute text encoding, e.g. gbk")
     imp.add_argument("--plan", choices=["chongqing", "yunyang"], help="default: from where the layer lies")
+    imp.add_argument("--by", help="who imports, for the audit trail (default: the OS user)")
     imp.set_defaults(handler=_layers_import)
 
     plans = sub.add_parser("plans", help="the two plans' texts").add_subparsers(dest="plans_command", required=True)

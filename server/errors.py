@@ -24,6 +24,7 @@ from geo.errors import (
     NotAuthenticated,
     NotFound,
     PlanviewError,
+    QuotaExceeded,
     StorageError,
     TooLarge,
     TooManyAttempts,
@@ -45,6 +46,7 @@ STATUS: dict[type[PlanviewError], int] = {
     DataError: 422,
     StorageError: 503,
     Busy: 503,
+    QuotaExceeded: 507,
     PlanviewError: 500,
 }
 

@@ -15,7 +15,9 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from geo.errors import NotFound
+from layers.accounts import Role
 from layers.jobs import JobHandle, JobPool, JobState, shared_pool
+from server.auth.state import current_principal
 from server.settings import Settings
 
 router = APIRouter(tags=["jobs"])
@@ -39,8 +41,11 @@ def app_pool(app: FastAPI) -> JobPool:
 
 def submit(request: Request, fn: Callable[..., Any], *args: Any, label: str,
            finish: Callable[[Any], Any] | None = None, **kwargs: Any) -> JobHandle:
-    """Queue a job on the app's pool (raises Busy -> 503 at once when full)."""
-    return app_pool(request.app).submit(fn, *args, label=label, finish=finish, **kwargs)
+    """Queue a job on the app's pool (raises Busy -> 503 at once when full), owned by the signed-in user:
+    only they (and admins) may read its status at ``/api/jobs/{id}``."""
+    handle = app_pool(request.app).submit(fn, *args, label=label, finish=finish, **kwargs)
+    handle.meta["owner"] = current_principal(request).name
+    return handle
 
 
 async def await_job(request: Request, handle: JobHandle) -> Any:
@@ -74,11 +79,14 @@ def wants_async(request: Request) -> bool:
 
 @router.get("/api/jobs/{job_id}")
 def job_status(job_id: str, request: Request) -> JSONResponse:
-    """A job's state (queued/running/done/failed/cancelled), elapsed time, error, and a result link when done."""
-    try:
-        handle = app_pool(request.app).get(job_id)
-    except NotFound:
-        raise
+    """A job's state (queued/running/done/failed/cancelled), elapsed time, error, and a result link when done.
+
+    Only the user who submitted the job (and admins) may see it; to anyone else it does not exist (404),
+    so job ids do not reveal others' uploads or imports."""
+    handle = app_pool(request.app).get(job_id)
+    principal = current_principal(request)
+    if principal.role is not Role.ADMIN and (principal.name is None or handle.meta.get("owner") != principal.name):
+        raise NotFound(f"任务 {job_id[:40]} 不存在或已过期 / job {job_id[:40]} not found or expired")
     body = {**handle.as_dict(), "url": job_url(handle)}
     status = 200
     headers = {"Cache-Control": "no-store"}

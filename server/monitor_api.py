@@ -12,14 +12,14 @@ HTTP only; checking, storing, progress and the exports live in
 * ``GET /api/indicators/{plan}/evaluation.pdf``   viewer
 * ``GET /api/indicators/{plan}/status.xlsx``      viewer
 
-There are no accounts yet: ``entered_by`` records the name the caller gives
-(``X-Planview-User`` header or the form's 录入人 field) marked 未验证, plus the
-client address. When the accounts module lands, the signed-in user replaces it.
+``entered_by`` is the signed-in user (the rights table lets only planners and
+admins write), never a name the caller supplies; each value added or corrected
+also appends an audit record (indicator, year, old -> new value, source). The
+evaluation PDF is rendered in a worker process of the job pool.
 """
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import json
 import logging
@@ -32,7 +32,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from geo.errors import InvalidInput, NotFound, PlanviewError
+from geo.errors import InvalidInput, NotAuthenticated, NotFound, PlanviewError
 from layers.catalogue import Catalogue
 from layers.monitoring import (
     PLANS,
@@ -50,6 +50,8 @@ from layers.monitoring import (
 )
 from layers.monitoring.evaluation import render_evaluation_pdf, status_xlsx
 from layers.monitoring.store import Change
+from server import jobs
+from server.auth import current_principal, record
 from server.dependencies import SettingsDep
 from server.errors import status_for
 from server.mapview.assets import PLANVIEW_CSS
@@ -106,26 +108,12 @@ def report_for(request: Request, plan: str) -> dict[str, Any]:
     return plan_report(registry_for(request), value_store(request).records(plan), plan, thresholds(settings))
 
 
-def header_user(request: Request) -> str | None:
-    """``X-Planview-User``: UTF-8 bytes arrive as latin-1 text; percent-encoding is accepted too."""
-    from urllib.parse import unquote
-
-    raw = request.headers.get("x-planview-user")
-    if raw is None:
-        return None
-    with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
-        raw = raw.encode("latin-1").decode("utf-8")
-    return unquote(raw)
-
-
-def entered_by(request: Request, supplied: str | None) -> str:
-    """Who entered a value: the signed-in user when accounts exist, else the given name marked unverified."""
-    user = getattr(request.state, "user", None)
-    if user is not None:
-        return str(getattr(user, "name", None) or getattr(user, "username", None) or user)
-    name = "".join(c for c in (supplied or "").strip() if c.isprintable())[:80] or "匿名"
-    host = request.client.host if request.client else "?"
-    return f"{name}（未验证，{host}）"
+def entered_by(request: Request) -> str:
+    """Who entered a value: the signed-in user (the guard refuses anyone without the planner right)."""
+    name = current_principal(request).name
+    if name is None:  # unreachable behind the guard; refuse rather than store an anonymous value
+        raise NotAuthenticated("请先登录 / sign in first")
+    return name
 
 
 def _saved(changes: list[Change]) -> dict[str, Any]:
@@ -134,18 +122,22 @@ def _saved(changes: list[Change]) -> dict[str, Any]:
             "counts": {a: sum(1 for c in changes if c.action == a) for a in ("added", "corrected", "unchanged")}}
 
 
-def _audit(changes: list[Change], who: str) -> None:
-    # TODO(#11): append one audit record per added/corrected value once layers.audit is on main.
+def _audit(request: Request, plan: str, changes: list[Change]) -> None:
+    """One audit record per value added or corrected (unchanged re-entries leave no trace)."""
     for c in changes:
-        if c.action != "unchanged":
-            log.info("indicator value %s: %s %s=%s (%s) by %s", c.action, c.record.indicator, c.record.year,
-                     c.record.value, c.record.source, who)
+        if c.action == "unchanged":
+            continue
+        old = c.previous
+        record(request, "indicator_value", target=f"{plan}/{c.record.indicator}/{c.record.year}", details={
+            "indicator": c.record.indicator, "year": c.record.year, "change": c.action,
+            "old_value": old.value if old else None, "new_value": c.record.value,
+            "old_source": old.source if old else None, "source": c.record.source, "via": c.record.via})
 
 
 def store_values(request: Request, plan: str, rows: list[dict[str, Any]], *, who: str, via: str) -> list[Change]:
     values = check_entries(registry_for(request), plan, rows)
     changes = value_store(request).put(values, entered_by=who, via=via)
-    _audit(changes, who)
+    _audit(request, plan, changes)
     return changes
 
 
@@ -201,7 +193,7 @@ async def post_values(plan: str, request: Request) -> Response:
     """Enter or correct annual values: ``[{indicator, year, value, source, unit?, note?}]`` (all or nothing)."""
     check_plan(plan)
     rows = await _json_rows(request)
-    who = entered_by(request, header_user(request))
+    who = entered_by(request)
     changes = await run_in_threadpool(store_values, request, plan, rows, who=who, via="api")
     return Response(dumps(_saved(changes)), media_type="application/json")
 
@@ -212,7 +204,7 @@ async def import_values(plan: str, request: Request, settings: SettingsDep) -> R
     check_plan(plan)
     upload = await read_multipart(request, settings)
     rows, kind = await run_in_threadpool(read_upload, bytes(upload.data), upload.filename)
-    who = entered_by(request, upload.fields.get("entered_by") or header_user(request))
+    who = entered_by(request)
     changes = await run_in_threadpool(store_values, request, plan, rows, who=who, via=kind)
     return Response(dumps(_saved(changes)), media_type="application/json")
 
@@ -238,10 +230,12 @@ def template(plan: str, fmt: str, request: Request) -> Response:
 
 @router.get("/api/indicators/{plan}/evaluation.pdf")
 async def evaluation_pdf(plan: str, request: Request) -> Response:
-    """The mid-term evaluation PDF (status table, sources, date of the data, charts per group)."""
+    """The mid-term evaluation PDF (status table, sources, date of the data, charts per group), rendered in a
+    worker process of the job pool (cancelled if the client goes away)."""
     check_plan(plan)
     report = await run_in_threadpool(report_for, request, plan)
-    pdf = await run_in_threadpool(render_evaluation_pdf, report, date=date.today().isoformat())
+    handle = jobs.submit(request, render_evaluation_pdf, report, date=date.today().isoformat(), label="evaluation")
+    pdf = await jobs.await_job(request, handle)
     name = quote(f"{plan}-中期评估.pdf")
     return Response(pdf, media_type="application/pdf",
                     headers={"Content-Disposition": f"attachment; filename=\"{plan}-evaluation.pdf\"; "
@@ -293,7 +287,7 @@ async def monitor_form(plan: str, request: Request) -> Response:
     row = {k: fields.get(k) for k in ("indicator", "year", "value", "source", "note", "unit")}
     try:
         changes = await run_in_threadpool(store_values, request, plan, [row],
-                                          who=entered_by(request, fields.get("entered_by")), via="form")
+                                          who=entered_by(request), via="form")
     except PlanviewError as exc:
         return await run_in_threadpool(_page, request, plan, error=exc.message, status=status_for(exc))
     n = sum(1 for c in changes if c.action != "unchanged")
@@ -307,7 +301,7 @@ async def monitor_import(plan: str, request: Request, settings: SettingsDep) -> 
         upload = await read_multipart(request, settings)
         rows, kind = await run_in_threadpool(read_upload, bytes(upload.data), upload.filename)
         changes = await run_in_threadpool(store_values, request, plan, rows,
-                                          who=entered_by(request, upload.fields.get("entered_by")), via=kind)
+                                          who=entered_by(request), via=kind)
     except PlanviewError as exc:
         return await run_in_threadpool(_page, request, plan, error=exc.message, status=status_for(exc))
     n = sum(1 for c in changes if c.action != "unchanged")

@@ -12,10 +12,11 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 from python_multipart.exceptions import FormParserError
@@ -31,8 +32,9 @@ from layers.jobs.tasks import CatalogueRef, analyse_upload_job
 from layers.store import StoreRef
 from layers.workspaces import Workspace, WorkspaceStore, open_store
 from layers.workspaces.formats import to_csv, to_geojson, to_geopackage
+from layers.workspaces.model import check_quota
 from server import jobs
-from server.auth import CurrentUser, Right, arecord, check_workspace, current_principal, record
+from server.auth import CurrentUser, Right, check_workspace, current_principal, record
 from server.auth.state import auth_state
 from server.dependencies import CatalogueDep, SettingsDep
 from server.errors import status_for
@@ -44,6 +46,8 @@ router = APIRouter(tags=["overlay"])
 MAX_BOUNDARY = 200  # RFC 2046: at most 70; some clients pad, none needs more
 FIELD_LIMIT = 1024  # bytes for the small text fields (crs, encoding)
 TABLE_ROWS = 2000  # rows shown on the result page; the CSV has them all
+PAGE_SIZE = 50  # workspaces per page (the /overlay list and the API's default limit)
+MAX_PAGE_SIZE = 500
 CRS_CHOICES = [
     ("", "自动识别（按文件声明或坐标数值）"),
     ("EPSG:4326", "WGS84 经纬度 (EPSG:4326)"),
@@ -236,11 +240,14 @@ def _start_analysis(request: Request, upload: Upload, settings: Settings, catalo
     owner = current_principal(request).name
     details = {"file": filename, "sha256": hashlib.sha256(upload.data).hexdigest(), "bytes": len(upload.data),
                "crs": crs, "encoding": encoding}
-    request.state.upload_audit = details
+
+    quota = settings.quota_bytes
+    if quota is not None:  # already full: say so now, before the upload is analysed
+        check_quota(store.usage_bytes(owner), 1, quota, owner)
 
     def save(workspace: Workspace) -> Workspace:
         workspace.owner = owner  # the signed-in planner's
-        store.save(workspace)
+        store.save(workspace, quota_bytes=quota)
         meta.update(workspace=workspace.id, result=f"/api/overlay/{workspace.id}", page=f"/overlay/{workspace.id}")
         record(request, "upload", details={**details, "workspace": workspace.id, "sites": len(workspace.sites)})
         return workspace
@@ -250,7 +257,17 @@ def _start_analysis(request: Request, upload: Upload, settings: Settings, catalo
                          schema=settings.layer_store_schema)
     handle = jobs.submit(request, analyse_upload_job, CatalogueRef.of(catalogue), bytes(upload.data), filename, crs,
                          encoding, limits_from(settings), store_ref, label="upload", finish=save)
+    meta.update(handle.meta)  # the owner jobs.submit noted
     handle.meta = meta
+
+    def refused(future: Future[Any]) -> None:
+        """A failed or cancelled analysis is audited too, whether the client waited (201) or polls (202)."""
+        exc = None if future.cancelled() else future.exception()
+        if future.cancelled() or exc is not None:
+            code = exc.code if isinstance(exc, PlanviewError) else "cancelled"
+            record(request, "upload", details=details, outcome=f"failed: {code}")
+
+    handle.future.add_done_callback(refused)  # before await_job's: the record is there when the 4xx is sent
     return handle
 
 
@@ -258,11 +275,7 @@ async def _process(request: Request, settings: Settings, catalogue: Catalogue) -
     """Read, analyse and save an upload as the signed-in user's workspace; a refused upload is audited too."""
     upload = await read_upload(request, settings)
     handle = _start_analysis(request, upload, settings, catalogue)
-    try:
-        return await jobs.await_job(request, handle)  # type: ignore[no-any-return]
-    except PlanviewError as exc:
-        await arecord(request, "upload", details=request.state.upload_audit, outcome=f"failed: {exc.code}")
-        raise
+    return await jobs.await_job(request, handle)  # type: ignore[no-any-return]
 
 
 # ---------------------------------------------------------------- API
@@ -284,10 +297,26 @@ async def post_overlay(request: Request, settings: SettingsDep, catalogue: Catal
                     headers={"Location": f"/api/overlay/{workspace.id}"})
 
 
+def _page_link(limit: int, offset: int) -> str:
+    return f"/api/overlay?limit={limit}&offset={offset}"
+
+
 @router.get("/api/overlay")
-def list_overlays(request: Request, principal: CurrentUser) -> dict[str, Any]:
-    """The workspaces the caller may see: their own, those shared with them (admins: all)."""
-    return {"workspaces": [s.as_dict() for s in get_store(request).list(principal.reader)]}
+def list_overlays(request: Request, principal: CurrentUser, limit: int = Query(PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE),
+                  offset: int = Query(0, ge=0)) -> dict[str, Any]:
+    """The workspaces the caller may see (their own, those shared with them; admins: all), newest first,
+    one page at a time (``limit`` ≤ 500, default 50; ``offset``); ``total`` counts them all and
+    ``links.next``/``links.prev`` page through them."""
+    store = get_store(request)
+    total = store.count(principal.reader)
+    page = store.list(principal.reader, limit=limit, offset=offset)
+    links: dict[str, str] = {"self": _page_link(limit, offset)}
+    if offset + limit < total:
+        links["next"] = _page_link(limit, offset + limit)
+    if offset > 0:
+        links["prev"] = _page_link(limit, max(offset - limit, 0))
+    return {"workspaces": [s.as_dict() for s in page], "total": total, "limit": limit, "offset": offset,
+            "links": links}
 
 
 @router.get("/api/overlay/{ref}", response_class=Response,
@@ -367,27 +396,46 @@ def share_overlay(ws_id: str, request: Request, body: ShareRequest) -> dict[str,
 # ---------------------------------------------------------------- pages
 
 
+def _page_numbers(current: int, pages: int) -> list[int | None]:
+    """Page links to show: first, last and two around the current one; ``None`` marks a gap (…)."""
+    wanted = sorted({1, pages, *range(max(1, current - 2), min(pages, current + 2) + 1)})
+    out: list[int | None] = []
+    for n in wanted:
+        if out and n - (out[-1] or 0) > 1:
+            out.append(None)
+        out.append(n)
+    return out
+
+
 def _form_page(request: Request, *, status: int = 200, error: str | None = None,
-               fields: dict[str, str] | None = None) -> HTMLResponse:
+               fields: dict[str, str] | None = None, page: int = 1) -> HTMLResponse:
     workspaces = []
     store_error = None
     principal = current_principal(request)
+    total = 0
     try:
-        workspaces = [s.as_dict() for s in get_store(request).list(principal.reader)]
+        store = get_store(request)
+        total = store.count(principal.reader)
+        page = min(max(page, 1), max(1, -(-total // PAGE_SIZE)))
+        workspaces = [s.as_dict() for s in store.list(principal.reader, limit=PAGE_SIZE,
+                                                       offset=(page - 1) * PAGE_SIZE)]
     except PlanviewError as exc:
         store_error = exc.message
+    pages = max(1, -(-total // PAGE_SIZE))
+    paging = {"page": page, "pages": pages, "total": total, "numbers": _page_numbers(page, pages)}
     settings: Settings = request.app.state.settings
     return request.app.state.templates.TemplateResponse(  # type: ignore[no-any-return]
         request, "overlay.html",
         {"workspaces": workspaces, "error": error, "store_error": store_error, "fields": fields or {},
          "crs_choices": CRS_CHOICES, "encoding_choices": ENCODING_CHOICES, "max_mb": settings.max_upload_mb,
-         "can_plan": principal.has(Right.PLAN, public_maps=settings.public_maps), "me": principal.name},
+         "can_plan": principal.has(Right.PLAN, public_maps=settings.public_maps), "me": principal.name,
+         "paging": paging},
         status_code=status)
 
 
 @router.get("/overlay", response_class=HTMLResponse)
-def overlay_form(request: Request) -> HTMLResponse:
-    return _form_page(request)
+def overlay_form(request: Request, page: int = Query(1, ge=1, le=10_000_000)) -> HTMLResponse:
+    return _form_page(request, page=page)
 
 
 @router.post("/overlay", response_class=HTMLResponse)

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     # 正常 at or above monitor_normal_ratio, 滞后 down to monitor_warning_ratio, 预警 below it.
     monitor_normal_ratio: float = Field(default=1.0, gt=0, le=2)
     monitor_warning_ratio: float = Field(default=0.8, ge=0, le=2)
+    # Storage quota for saved workspaces, in MB: per owner once workspaces have owners (accounts), else for the
+    # whole store. Unset = no quota. Over it, saving answers 507 saying what to delete.
+    quota_mb: float | None = Field(default=None, gt=0)
     host: str = "127.0.0.1"
     port: int = 8000
     # Accounts and rights. Public maps: maps, layers, OGC and the plan reader need no login (off: everything does).
@@ -79,6 +82,10 @@ class Settings(BaseSettings):
     ldap_planner_group: str = "planview-planners"
     ldap_default_role: str = "viewer"
     ldap_timeout_s: float = Field(default=5.0, gt=0)
+
+    @property
+    def quota_bytes(self) -> int | None:
+        return None if self.quota_mb is None else int(self.quota_mb * 1024 * 1024)
 
     @property
     def max_upload_bytes(self) -> int:

@@ -266,6 +266,38 @@ def test_pdf_and_xlsx_exports_carry_values_sources_and_date(api: TestClient) -> 
     book = load_workbook(io.BytesIO(api.get("/api/indicators/chongqing/status.xlsx").content))
     rows = {r[0]: r for r in book["指标状态"].iter_rows(min_row=2, values_only=True)}
     assert rows["chongqing.9"][8] == 780.5 and rows["chongqing.9"][15] in ("正常", "滞后", "预警")
+    # the PDF was rendered by a worker of the job pool, as the signed-in user's job
+    from server.jobs import app_pool
+
+    pdf_jobs = [j for j in app_pool(api.app)._jobs.values() if j.label == "evaluation"]  # type: ignore[arg-type]
+    assert pdf_jobs and pdf_jobs[-1].meta["owner"] == "王五" and pdf_jobs[-1].state == "done"
+
+
+def test_values_need_the_planner_right_and_are_audited(tmp_path: Path) -> None:
+    app = create_app(Settings(workspace_gpkg=tmp_path / "ws.gpkg", database_url=None))
+    row = {"indicator": "yunyang.2", "year": 2022, "value": 420, "source": "云阳县2022年统计公报"}
+    with signed_in(app, "viewer1", "viewer") as viewer:
+        assert viewer.post("/api/indicators/yunyang/values", json=[row]).status_code == 403
+        assert viewer.post("/monitor/yunyang/values", data={k: str(v) for k, v in row.items()}).status_code == 403
+        assert viewer.post("/api/indicators/yunyang/import", files={"file": ("v.csv", b"x")}).status_code == 403
+        assert viewer.post("/monitor/yunyang/import", files={"file": ("v.csv", b"x")}).status_code == 403
+    with TestClient(app, raise_server_exceptions=False) as anon:
+        assert anon.post("/api/indicators/yunyang/values", json=[row]).status_code == 401
+    with signed_in(app, "王五", "planner") as c:
+        assert c.post("/api/indicators/yunyang/values", json=[row], headers={"X-Planview-User": "mallory"}).status_code == 200
+        assert c.post("/api/indicators/yunyang/values", json=[row]).json()["counts"]["unchanged"] == 1
+        r = c.post("/monitor/yunyang/values", data={**{k: str(v) for k, v in row.items()}, "value": "431",
+                                                    "source": "云阳县2022年统计公报（修订）", "entered_by": "冒名"},
+                   follow_redirects=False)
+        assert r.status_code == 303, r.text
+        assert entry(c, "yunyang", "yunyang.2")["values"][0]["entered_by"] == "王五"
+    records = app.state.auth.audit.query(action="indicator_value")[0]  # newest first; the unchanged one left none
+    assert [r.details["change"] for r in records] == ["corrected", "added"]
+    corrected, added = records
+    assert corrected.actor == "王五" and corrected.target == "yunyang/yunyang.2/2022"
+    assert (corrected.details["old_value"], corrected.details["new_value"]) == (420, 431)
+    assert corrected.details["source"] == "云阳县2022年统计公报（修订）" and corrected.details["via"] == "form"
+    assert added.details["old_value"] is None and added.details["new_value"] == 420 and added.details["via"] == "api"
 
 
 # ---------------------------------------------------------------- stores

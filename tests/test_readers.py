@@ -349,8 +349,10 @@ def test_swapped_axes_are_named_as_the_cause(area: AreaOfInterest) -> None:
     from geo.crs import transformer
 
     e, n = transformer(LONLAT, "EPSG:4545").transform(108.70, 30.95)
-    s = read_sites(f"name,x,y\nA,{n:.2f},{e:.2f}\n".encode(), "a.csv", crs="EPSG:4545", area=area)
-    assert s.warnings and "swapped" in s.warnings[0] and "颠倒" in s.warnings[0]
+    # read as chosen the site lands outside EPSG:4545's area of use: refused (#8), the likely cause named
+    with pytest.raises(InvalidInput) as err:
+        read_sites(f"name,x,y\nA,{n:.2f},{e:.2f}\n".encode(), "a.csv", crs="EPSG:4545", area=area)
+    assert "area of use" in err.value.message and "swapped" in err.value.message and "颠倒" in err.value.message
     with pytest.raises(InvalidInput) as err:
         read_sites(b"name,lng,lat\nA,30.81,108.38\n", "a.csv", crs="EPSG:4326", area=area)
     assert "颠倒" in err.value.message and "swapped" in err.value.message

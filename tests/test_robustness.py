@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from conftest import make_settings
-from fastapi.testclient import TestClient
+from support import signed_in
 
 from geo.errors import InvalidInput
 from geo.readers import read_sites
@@ -39,7 +39,7 @@ def test_codecs_that_are_not_text_encodings_are_refused(codec: str, name: str, d
 
 
 def test_the_form_refuses_a_non_text_codec(tmp_path: Path) -> None:
-    with TestClient(create_app(make_settings(tmp_path)), raise_server_exceptions=False) as c:
+    with signed_in(create_app(make_settings(tmp_path))) as c:  # uploading needs the planner right (#11)
         r = c.post("/overlay", files={"file": ("a.csv", CSV)}, data={"encoding": "rot13"})
         assert r.status_code == 400 and "utf-8 或 gbk" in r.text
 
@@ -105,7 +105,7 @@ def test_huge_multipart_boundary_and_nul_in_file_name(tmp_path: Path) -> None:
     b = "x" * 5000
     body = (f"--{b}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.csv\"\r\n\r\n"
             f"x,y\r\n1,2\r\n--{b}--\r\n").encode()
-    with TestClient(create_app(make_settings(tmp_path)), raise_server_exceptions=False) as c:
+    with signed_in(create_app(make_settings(tmp_path))) as c:  # uploading needs the planner right (#11)
         r = c.post("/api/overlay", content=body, headers={"content-type": f"multipart/form-data; boundary={b}"})
         assert r.status_code == 400 and "boundary" in r.json()["message"]
     assert clean_filename("a\x00b\x01.csv") == "ab.csv"

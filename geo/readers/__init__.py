@@ -27,6 +27,7 @@ from shapely.errors import ShapelyError
 
 from geo.crs import LONLAT
 from geo.errors import InvalidInput, PlanviewError, TooLarge
+from geo.readers import crs_sense, repair
 from geo.readers.base import RawSites
 from geo.readers.crs_infer import (
     DATUM_NAMES,
@@ -118,19 +119,6 @@ def _resolve_crs(raw: RawSites, crs: str | None, filename: str, sample: NDArray[
     return choice
 
 
-def _repair(geoms: NDArray[np.object_], names: list[str], notes: list[str]) -> NDArray[np.object_]:
-    invalid = np.flatnonzero(~shapely.is_valid(geoms))
-    if len(invalid) == 0:
-        return geoms
-    out = geoms.copy()
-    fixed = shapely.make_valid(geoms[invalid], method="structure", keep_collapsed=False)
-    out[invalid] = fixed
-    listed = "、".join(names[i] for i in invalid[:10]) + ("…" if len(invalid) > 10 else "")
-    notes.append(f"{len(invalid)} 个场地几何无效（如自相交的“8”字形），已用 make_valid 修复：{listed} / repaired "
-                 f"{len(invalid)} invalid geometries (e.g. self-intersecting bow-ties) with make_valid: {listed}")
-    return out
-
-
 def read_sites(data: bytes, filename: str, *, crs: str | None = None, encoding: str | None = None,
                limits: ReadLimits | None = None, area: AreaOfInterest | None = None) -> SiteSet:
     """Read an uploaded file into sites in WGS84 lon/lat (see the module docstring).
@@ -178,6 +166,7 @@ def _read_sites(data: bytes, filename: str, *, crs: str | None, encoding: str | 
     geoms = _simple_kinds(geoms)
     sample = _sample_xy(geoms)
     choice = _resolve_crs(raw, crs, filename, sample, area, notes)
+    crs_sense.check_kind(choice)
     lonlat = to_lonlat(geoms, choice)
     coords = shapely.get_coordinates(lonlat)
     if not np.isfinite(coords).all() or (np.abs(coords[:, 0]) > 180).any() or (np.abs(coords[:, 1]) > 90).any():
@@ -191,13 +180,21 @@ def _read_sites(data: bytes, filename: str, *, crs: str | None, encoding: str | 
             f"read as {choice.label} the coordinates fall outside lon/lat range: probably the wrong CRS "
             "(metre coordinates need e.g. EPSG:4545; or leave CRS empty to infer it)"
         )
+    if choice.source in ("user", "file"):
+        try:
+            crs_sense.check_area_of_use(choice, coords)
+        except InvalidInput as exc:
+            likely = diagnose(sample, points_to_lonlat(sample, choice), choice, area) if area is not None else None
+            if likely:  # name the likely cause (swapped axes, wrong zone …) in the refusal
+                raise InvalidInput(f"{exc.message}。{likely}") from None
+            raise
     columns = [str(c) for c in attrs.columns]
     name_col, industry_col = _pick(columns, NAME_FIELDS), _pick(columns, INDUSTRY_FIELDS)
     names = [(str(v).strip() if v is not None and str(v).strip() else f"场地 {i + 1}")
              for i, v in enumerate(attrs[name_col] if name_col else [None] * len(attrs))]
     industries: list[Any] = [(str(v).strip() or None) if v is not None else None
                              for v in (attrs[industry_col] if industry_col else [None] * len(attrs))]
-    lonlat = _repair(lonlat, names, notes)
+    lonlat = repair.repair(lonlat, names, notes)
     degenerate = np.flatnonzero(shapely.is_empty(lonlat) | shapely.is_missing(lonlat))
     if len(degenerate):
         listed = "、".join(names[i] for i in degenerate[:10]) + ("…" if len(degenerate) > 10 else "")

@@ -90,13 +90,13 @@ def read_bytes(data: bytes, filename: str, limits: ReadLimits, encoding: str | N
     if fmt == "xlsx":
         return table.read_xlsx(data, limits)
     if fmt == "gpkg":
-        return vector.read_gpkg(data)
+        return vector.read_gpkg(data, limits)
     if fmt == "geojson":
-        return vector.read_geojson(data, encoding)
+        return vector.read_geojson(data, encoding, limits)
     if fmt == "kml":
         return kml.parse_kml(data, limits)
     if fmt == "dxf":
-        return vector.read_dxf(data, encoding)
+        return vector.read_dxf(data, encoding, limits)
     if fmt == "landtxt":
         return landtxt.parse_landtxt(data, encoding, limits)
     return table.read_csv(data, encoding, limits)

@@ -137,6 +137,9 @@ def parse_kml(data: bytes, limits: ReadLimits, fmt: str = "kml") -> RawSites:
                            "references; refused for safety") from None
     except ParseError as exc:
         raise InvalidInput(f"KML 不是有效的 XML：{exc} / the KML is not valid XML: {exc}") from None
+    except LookupError as exc:  # <?xml encoding="..."?> names a codec Python does not know
+        raise InvalidInput(f"KML 声明的字符编码无法识别（{str(exc)[:80]}），请改为 UTF-8 / the KML declares an unknown "
+                           f"encoding ({str(exc)[:80]}); save it as UTF-8") from None
     if _local(root.tag) != "kml":
         raise InvalidInput("XML 文件不是 KML（根元素应为 <kml>）/ the XML file is not KML (root must be <kml>)")
     counter = _Counter(limits.max_vertices)

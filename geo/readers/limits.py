@@ -14,6 +14,9 @@ class ReadLimits:
     max_features: int = 200_000
     max_archive_files: int = 200
     max_uncompressed_bytes: int = 500 * 1024 * 1024
+    # Spreadsheet cells read (rows x columns, counted while streaming): a sheet with one cell in
+    # column XFD pads every row to 16 384 cells, so rows alone do not bound the memory.
+    max_cells: int = 5_000_000
 
     @property
     def max_mb(self) -> float:

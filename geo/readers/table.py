@@ -14,6 +14,8 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterator
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -154,12 +156,59 @@ def read_csv(data: bytes, encoding: str | None, limits: ReadLimits) -> RawSites:
     return raw
 
 
+def _stream_rows(head: list[tuple[Any, ...]], rest: Iterator[tuple[Any, ...]], width: int,
+                 limits: ReadLimits) -> list[list[Any]]:
+    """Non-empty data rows, cut to the header's width, counted as they stream: stops (413) at
+    ``max_features`` rows or ``max_cells`` cells read, before the whole sheet is in memory."""
+    rows: list[list[Any]] = []
+    cells = 0
+    for r in chain(head, rest):
+        cells += len(r)
+        if cells > limits.max_cells:
+            raise TooLarge(f"Excel 工作表过大（读取超过 {limits.max_cells:,} 个单元格），请删除多余的行列或另存为 CSV 后上传 / "
+                           f"the Excel sheet is too large (over {limits.max_cells:,} cells read); delete unused rows "
+                           "and columns or save it as CSV, then upload again")
+        if not any(v is not None and str(v).strip() for v in r):
+            continue
+        rows.append(list(r[:width]))
+        if len(rows) > limits.max_features:
+            raise TooLarge(f"行数过多（超过 {limits.max_features:,}），请分批上传 / too many rows "
+                           f"(over {limits.max_features:,}); split the sheet")
+    return rows
+
+
+def _sheet_size_from_header(ws: Any) -> None:
+    """openpyxl's read-only sheet size without a full pass: the ``<dimension>`` element if it comes
+    before ``<sheetData>``, else unknown. (openpyxl's own ``_get_size`` parses the whole sheet XML when
+    the dimension is missing — as in every file written by openpyxl's write_only mode — which doubles
+    the reading time before a single row can be counted.)"""
+    from defusedxml.ElementTree import iterparse
+    from openpyxl.worksheet.dimensions import SheetDimension
+    from openpyxl.xml.constants import SHEET_MAIN_NS
+
+    with ws._get_source() as src:
+        for _event, element in iterparse(src, events=("start",)):
+            if element.tag == f"{{{SHEET_MAIN_NS}}}dimension":
+                ws._min_column, ws._min_row, ws._max_column, ws._max_row = (
+                    SheetDimension.from_tree(element).boundaries)
+                return
+            if element.tag == f"{{{SHEET_MAIN_NS}}}sheetData":
+                return
+
+
+def _fast_read_only_size() -> None:
+    from openpyxl.worksheet._read_only import ReadOnlyWorksheet
+
+    ReadOnlyWorksheet._get_size = _sheet_size_from_header
+
+
 def read_xlsx(data: bytes, limits: ReadLimits) -> RawSites:
     """The first sheet whose header row (within the first 20 rows) names coordinate columns."""
     import openpyxl
     from openpyxl.utils.exceptions import InvalidFileException
 
     SafeZip.open(data, limits, what="XLSX").close()  # bombs and hostile paths first
+    _fast_read_only_size()
     try:
         wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (InvalidFileException, KeyError, ValueError, OSError) as exc:
@@ -179,13 +228,8 @@ def read_xlsx(data: bytes, limits: ReadLimits) -> RawSites:
                     first_headers = headers
                 if find_columns(headers) is None:
                     continue
-                rows = [list(r) for r in head[i + 1:]]
-                for r in rows_iter:
-                    rows.append(list(r))
-                    if len(rows) > limits.max_features:
-                        break
-                rows = [r for r in rows if any(v is not None and str(v).strip() for v in r)]
-                return rows_to_sites(headers, rows, "xlsx", limits)
+                return rows_to_sites(headers, _stream_rows(head[i + 1:], rows_iter, len(headers), limits),
+                                     "xlsx", limits)
         raise _no_columns(first_headers)
     finally:
         wb.close()

@@ -7,6 +7,7 @@ checked and extracted; nothing is opened straight from an archive path.
 from __future__ import annotations
 
 import re
+import sqlite3
 import tempfile
 from pathlib import Path, PurePosixPath
 
@@ -16,7 +17,8 @@ import pandas as pd
 import pyogrio
 import shapely
 
-from geo.errors import InvalidInput
+from geo.errors import InvalidInput, TooLarge
+from geo.readers import dxf_budget
 from geo.readers.archive import Member, SafeZip
 from geo.readers.base import RawSites, clean_attributes
 from geo.readers.crs_infer import CrsChoice, from_pyproj
@@ -32,7 +34,24 @@ def gdal_message(exc: BaseException) -> str:
     return _PATHS.sub("…", str(exc))[:200]
 
 
-def _read(path: Path, what: str, **kwargs: object) -> gpd.GeoDataFrame:
+def _too_many(what: str, count: int, limits: ReadLimits) -> TooLarge:
+    return TooLarge(f"{what} 中要素过多（{count:,} 个，上限 {limits.max_features:,}），请分批上传 / the {what} holds "
+                    f"too many features ({count:,}, limit {limits.max_features:,}); split it")
+
+
+def _read(path: Path, what: str, limits: ReadLimits | None = None, **kwargs: object) -> gpd.GeoDataFrame:
+    """One layer, counted first (OGR's feature count) and read with ``max_features + 1`` so a source
+    that lies about its count still cannot build more than the limit."""
+    if limits is not None:
+        try:
+            info = pyogrio.read_info(path, layer=kwargs.get("layer"))  # type: ignore[arg-type]
+        except Exception as exc:  # GDAL raises several types; all mean "cannot read this file"
+            raise InvalidInput(f"无法读取{what}文件，文件可能已损坏 / cannot read the {what} file, it may be damaged: "
+                               f"{gdal_message(exc)}", detail=str(exc)) from None
+        count = int(info.get("features") or 0)
+        if count > limits.max_features:
+            raise _too_many(what, count, limits)
+        kwargs["max_features"] = limits.max_features + 1
     try:
         gdf = pyogrio.read_dataframe(path, **kwargs)
     except Exception as exc:  # GDAL raises several types; all mean "cannot read this file"
@@ -40,6 +59,8 @@ def _read(path: Path, what: str, **kwargs: object) -> gpd.GeoDataFrame:
                            f"{gdal_message(exc)}", detail=str(exc)) from None
     if not isinstance(gdf, gpd.GeoDataFrame):
         raise InvalidInput(f"{what} 文件中没有几何图形 / the {what} file has no geometry")
+    if limits is not None and len(gdf) > limits.max_features:
+        raise _too_many(what, len(gdf), limits)
     return gdf
 
 
@@ -53,13 +74,13 @@ def _raw(gdf: gpd.GeoDataFrame, fmt: str, declared: CrsChoice | None, encoding: 
                     format=fmt, declared_crs=declared, encoding=encoding)
 
 
-def read_geojson(data: bytes, encoding: str | None) -> RawSites:
+def read_geojson(data: bytes, encoding: str | None, limits: ReadLimits | None = None) -> RawSites:
     """GeoJSON (RFC 7946 = WGS84, or an older file whose ``crs`` member names another CRS)."""
     text, used = decode(data, encoding)
     with tempfile.TemporaryDirectory(prefix="planview-") as tmp:
         path = Path(tmp) / "upload.geojson"
         path.write_text(text, encoding="utf-8")
-        gdf = _read(path, "GeoJSON")
+        gdf = _read(path, "GeoJSON", limits)
     has_crs = bool(_CRS_MEMBER.search(data[:4096])) or bool(_CRS_MEMBER.search(data[-4096:]))
     declared = _declared(gdf, "GeoJSON 文件的 crs 成员 / the GeoJSON 'crs' member") if has_crs else None
     return _raw(gdf, "geojson", declared, used)
@@ -82,7 +103,8 @@ def _dbf_encoding(dbf: bytes, cpg: bytes | None) -> tuple[str, str]:
     return ("utf-8" if enc == "utf-8-sig" else enc), "detected from the text"
 
 
-def read_shapefile_zip(zf: SafeZip, members: list[Member], encoding: str | None) -> RawSites:
+def read_shapefile_zip(zf: SafeZip, members: list[Member], encoding: str | None,
+                       limits: ReadLimits | None = None) -> RawSites:
     """Every Shapefile in a ZIP (parts grouped by name), each needing .shp, .shx and .dbf."""
     by_stem: dict[str, dict[str, Member]] = {}
     for m in members:
@@ -112,7 +134,7 @@ def read_shapefile_zip(zf: SafeZip, members: list[Member], encoding: str | None)
         wanted = {parts[s].name: f"site{s}" for s in (".shp", ".shx", ".dbf", ".prj") if s in parts}
         with tempfile.TemporaryDirectory(prefix="planview-") as tmp:
             paths = zf.extract_as(wanted, Path(tmp))
-            gdf = _read(paths[parts[".shp"].name], "Shapefile", encoding=enc)
+            gdf = _read(paths[parts[".shp"].name], "Shapefile", limits, encoding=enc)
         if len(shapefiles) > 1:
             gdf.insert(0, "source_layer", PurePosixPath(stem).name)
         if ".prj" in parts and gdf.crs is not None:
@@ -136,11 +158,40 @@ def read_shapefile_zip(zf: SafeZip, members: list[Member], encoding: str | None)
     return raw
 
 
-def read_gpkg(data: bytes) -> RawSites:
+def refuse_views(path: Path) -> None:
+    """Refuse a GeoPackage whose contents include SQL views: a (recursive) view is a query, not data, and
+    can yield millions of rows from a few bytes. Tables only; the check itself runs read-only and bounded."""
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise InvalidInput(f"无法读取 GeoPackage / cannot read the GeoPackage: {exc}") from None
+    steps = 0
+
+    def progress() -> int:
+        nonlocal steps
+        steps += 1
+        return 1 if steps > 1000 else 0  # abort: these catalogue queries need a handful of steps
+
+    conn.set_progress_handler(progress, 1000)
+    try:
+        views = [str(r[0]) for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'view' LIMIT 50")]
+    except sqlite3.Error as exc:
+        raise InvalidInput(f"无法读取 GeoPackage / cannot read the GeoPackage: {exc}") from None
+    finally:
+        conn.close()
+    if views:
+        shown = "、".join(views[:5])
+        raise InvalidInput(f"GeoPackage 含 SQL 视图（{shown}），不接受视图，请在 QGIS 中把图层另存为普通表后上传 / the "
+                           f"GeoPackage holds SQL views ({shown}); views are not accepted: save the layer as a "
+                           "plain table (e.g. QGIS Export > Save Features As) and upload again")
+
+
+def read_gpkg(data: bytes, limits: ReadLimits | None = None) -> RawSites:
     """Every spatial table of a GeoPackage (a ``source_layer`` column tells them apart)."""
     with tempfile.TemporaryDirectory(prefix="planview-") as tmp:
         path = Path(tmp) / "upload.gpkg"
         path.write_bytes(data)
+        refuse_views(path)
         try:
             layers = pyogrio.list_layers(path)
         except Exception as exc:  # GDAL error types vary
@@ -152,7 +203,7 @@ def read_gpkg(data: bytes) -> RawSites:
         frames = []
         declared: CrsChoice | None = None
         for name in spatial:
-            gdf = _read(path, "GeoPackage", layer=name)
+            gdf = _read(path, "GeoPackage", limits, layer=name)
             if len(spatial) > 1:
                 gdf.insert(0, "source_layer", name)
             if gdf.crs is not None:
@@ -202,13 +253,15 @@ def _unmangle(text: object, codec: str) -> object:
         return text
 
 
-def read_dxf(data: bytes, encoding: str | None = None) -> RawSites:
+def read_dxf(data: bytes, encoding: str | None = None, limits: ReadLimits | None = None) -> RawSites:
     """DXF from CAD: closed polylines (and hatches) are the sites; TEXT inside one names it.
 
     CAD drawings are full of linework that is not a site (roads, dimensions,
     frames): open lines are ignored and counted in a note. When the drawing has
     no closed shapes, its POINT entities are the sites.
     """
+    if limits is not None:
+        dxf_budget.check(data, limits)  # block arrays counted before GDAL inlines a single copy
     codec = _dxf_codec(data, encoding)
     with tempfile.TemporaryDirectory(prefix="planview-") as tmp:
         path = Path(tmp) / "upload.dxf"
@@ -260,7 +313,7 @@ def read_zip(data: bytes, limits: ReadLimits, encoding: str | None, filename: st
     try:
         members = zf.members()
         if any(m.suffix == ".shp" for m in members):
-            return read_shapefile_zip(zf, members, encoding)
+            return read_shapefile_zip(zf, members, encoding, limits)
         if any(m.suffix in (".shx", ".dbf") for m in members):
             raise InvalidInput("压缩包有 .shx/.dbf 但缺少 .shp 文件 / the ZIP has .shx/.dbf but no .shp file")
         inner = [m for m in members if m.suffix in SUPPORTED_INNER]

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from geo.errors import PlanviewError
 from geo.readers import ReadLimits
 from layers.catalogue import Catalogue
 from layers.export import Exported, ExportOptions, Overlay, export_map
@@ -81,3 +82,32 @@ def warm(ref: CatalogueRef) -> dict[str, Any]:
     """Load the catalogue in a worker ahead of the first real job (benchmarks, start-up)."""
     catalogue, maps = load(ref)
     return {"layers": len(catalogue.layers), "maps": len(maps)}
+
+
+def import_layer_job(path: str, *, source_name: str, layer_id: str, title: str, role: str,
+                     class_field: str | None, crs: str | None, encoding: str | None, store: StoreRef,
+                     class_defaults: str | None, catalogue: CatalogueRef | None = None) -> dict[str, Any]:
+    """Import an uploaded file (saved at ``path`` by the server) into the layer store: a new version.
+
+    The Chongqing outline the CRS inference and warnings measure against comes
+    from the catalogue the worker loads itself (only ``catalogue``, a reference,
+    crosses the process boundary). The server deletes ``path`` when the job ends.
+    """
+    from layers.store.importer import import_layer
+
+    area = None
+    if catalogue is not None:
+        from layers.workspaces.service import overlay_context
+
+        try:
+            area = overlay_context(load(catalogue)[0]).area
+        except Exception:  # noqa: BLE001 - without the outline the import still works, with fewer warnings
+            area = None
+    try:
+        return import_layer(path, layer_id=layer_id, title=title, role=role, class_field=class_field, crs=crs,
+                            encoding=encoding, gpkg_path=store.gpkg_path, database_url=store.database_url,
+                            schema=store.schema, class_defaults=class_defaults, area=area, source_name=source_name)
+    except PlanviewError as exc:  # the server's temporary path means nothing to the user (and is not theirs to see)
+        exc.message = exc.message.replace(path, source_name)
+        exc.detail = exc.detail.replace(path, source_name) if exc.detail else exc.detail
+        raise

@@ -12,10 +12,12 @@ GeoPackage binary geometry blobs — so QGIS and GDAL open the ``sites`` layer
 
 from __future__ import annotations
 
+import base64
 import json
 import sqlite3
 import struct
 import threading
+import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -36,7 +38,9 @@ from layers.workspaces.model import (
     WorkspaceAccess,
     WorkspaceSummary,
     check_id,
+    check_quota,
     site_rows,
+    stored_size,
 )
 
 APPLICATION_ID = 0x47504B47  # "GPKG"
@@ -133,6 +137,8 @@ class GeoPackageStore:
                 conn.execute(f"PRAGMA user_version = {USER_VERSION}")
                 for stmt in SCHEMA:
                     conn.execute(stmt)
+                if "stored_bytes" not in _columns(conn, "workspaces"):
+                    conn.execute("ALTER TABLE workspaces ADD COLUMN stored_bytes INTEGER")  # for the quota
                 if not any(r[1] == "owner" for r in conn.execute("PRAGMA table_info(workspaces)")):
                     conn.execute("ALTER TABLE workspaces ADD COLUMN owner TEXT")  # stores from before accounts
                 conn.execute("CREATE INDEX IF NOT EXISTS workspaces_owner ON workspaces (owner)")
@@ -177,9 +183,11 @@ class GeoPackageStore:
         for blob, row in zip(blobs, site_rows(workspace), strict=True):
             yield (blob, workspace.id, *(row[c] for c in SITE_COLUMNS))
 
-    def save(self, workspace: Workspace) -> str:
+    def save(self, workspace: Workspace, *, quota_bytes: int | None = None) -> str:
+        """Save in one transaction; with ``quota_bytes``, refuse (QuotaExceeded) a save that would take the
+        owner's workspaces (or the whole store's, before accounts) past it — checked under the write lock."""
         check_id(workspace.id)
-        report = json.dumps(workspace.report, ensure_ascii=False, separators=(",", ":"))
+        report = pack_report(workspace.report)
         x0, y0, x1, y1 = (float(v) for v in workspace.sites.total_bounds)
         cols = ", ".join(SITE_COLUMNS)
         marks = ", ".join("?" for _ in range(len(SITE_COLUMNS) + 2))
@@ -194,8 +202,12 @@ class GeoPackageStore:
                 )
                 conn.executemany("INSERT INTO workspace_shares (workspace_id, grantee) VALUES (?, ?)",
                                  [(workspace.id, g) for g in dict.fromkeys(workspace.shared_with)])
-                conn.executemany(f"INSERT INTO sites (geom, workspace_id, {cols}) VALUES ({marks})",
-                                 self._site_records(workspace))
+                records = list(self._site_records(workspace))
+                size = stored_size(workspace, sum(_record_bytes(r) for r in records))
+                check_quota(self._usage(conn, workspace.owner, exclude=workspace.id), size, quota_bytes,
+                            workspace.owner)
+                conn.execute("UPDATE workspaces SET stored_bytes = ? WHERE id = ?", (size, workspace.id))
+                conn.executemany(f"INSERT INTO sites (geom, workspace_id, {cols}) VALUES ({marks})", records)
                 conn.execute(
                     "UPDATE gpkg_contents SET last_change = strftime('%Y-%m-%dT%H:%M:%fZ','now'),"
                     " min_x = min(coalesce(min_x, ?), ?), min_y = min(coalesce(min_y, ?), ?),"
@@ -243,18 +255,39 @@ class GeoPackageStore:
 
     # ------------------------------------------------------------ reads
 
-    def list(self, reader: Reader | None = None) -> list[WorkspaceSummary]:
-        """Newest first: all of them, or those ``reader`` may see (own, shared with them or with everyone)."""
-        where, params = "", ()  # type: tuple[str, tuple[str, ...]]
-        if reader is not None and not reader.see_all:
-            where = (" WHERE owner = ? OR id IN (SELECT workspace_id FROM workspace_shares"
-                     " WHERE grantee IN (?, '*'))")
-            params = (reader.name, reader.name)
+    def _usage(self, conn: sqlite3.Connection, owner: str | None, exclude: str = "") -> int:
+        """Bytes stored (but ``exclude``'s), the owner's once workspaces have owners (accounts), else the store's."""
+        size = "SELECT coalesce(sum(coalesce(stored_bytes, length(report))), 0) FROM workspaces WHERE id <> ?"
+        if owner is not None and "owner" in _columns(conn, "workspaces"):
+            return int(conn.execute(f"{size} AND owner = ?", (exclude, owner)).fetchone()[0])
+        return int(conn.execute(size, (exclude,)).fetchone()[0])
+
+    def usage_bytes(self, owner: str | None = None) -> int:
+        try:
+            with self._read() as conn:
+                return self._usage(conn, owner)
+        except sqlite3.Error as exc:
+            raise StorageError("读取存储用量失败 / reading the storage use failed", detail=str(exc)) from exc
+
+    def count(self, reader: Reader | None = None) -> int:
+        where, params = _visible(reader)
+        try:
+            with self._read() as conn:
+                return int(conn.execute(f"SELECT count(*) FROM workspaces{where}", params).fetchone()[0])
+        except sqlite3.Error as exc:
+            raise StorageError("读取工作区列表失败 / listing workspaces failed", detail=str(exc)) from exc
+
+    def list(self, reader: Reader | None = None, *, limit: int | None = None,
+             offset: int = 0) -> list[WorkspaceSummary]:
+        """Newest first: all of them, or those ``reader`` may see (own, shared with them or with everyone);
+        one page (``LIMIT``/``OFFSET`` in SQL) when ``limit`` is given."""
+        where, params = _visible(reader)
         try:
             with self._read() as conn:
                 conn.execute("BEGIN")
                 rows = conn.execute("SELECT id, created, filename, sha256, format, crs_code, site_count, owner"
-                                    f" FROM workspaces{where} ORDER BY created DESC, fid DESC", params).fetchall()
+                                    f" FROM workspaces{where} ORDER BY created DESC, fid DESC LIMIT ? OFFSET ?",
+                                    (*params, -1 if limit is None else limit, max(offset, 0))).fetchall()
                 shares = _shares(conn, [r[0] for r in rows])
                 conn.execute("COMMIT")
         except sqlite3.Error as exc:
@@ -297,7 +330,35 @@ class GeoPackageStore:
             geometry=gpd.GeoSeries([decode_geometry(r[0]) for r in rows], crs=LONLAT), crs=LONLAT)
         return Workspace(id=head[0], created=_parse_time(head[1]), filename=head[2], sha256=head[3],
                          size_bytes=int(head[4]), format=head[5], crs=json.loads(head[6]), sites=sites,
-                         report=json.loads(head[7]), owner=head[8], shared_with=shares.get(ws_id, ()))
+                         report=unpack_report(head[7]), owner=head[8], shared_with=shares.get(ws_id, ()))
+
+
+_PACKED = "zlib+base64:"
+
+
+def pack_report(report: dict[str, Any]) -> str:
+    """The report as stored: deflated JSON in base64 text (a TEXT column still).
+
+    A report repeats the same keys, county names and bilingual flags for every site,
+    so the JSON of a 5 MB CSV upload was ~80 MB; deflated it is about a twentieth.
+    """
+    raw = json.dumps(report, ensure_ascii=False, separators=(",", ":")).encode()
+    return _PACKED + base64.b64encode(zlib.compress(raw, 6)).decode("ascii")
+
+
+def unpack_report(text: str) -> Any:
+    """A stored report: packed (see :func:`pack_report`) or plain JSON (stores written before packing)."""
+    if text.startswith(_PACKED):
+        return json.loads(zlib.decompress(base64.b64decode(text[len(_PACKED):])))
+    return json.loads(text)
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
+    return {str(r[1]) for r in conn.execute(f"PRAGMA table_info({table})")}
+
+
+def _record_bytes(record: tuple[Any, ...]) -> int:
+    return sum(len(v) for v in record if isinstance(v, bytes | str))
 
 
 def _shares(conn: sqlite3.Connection, ids: list[str]) -> dict[str, tuple[str, ...]]:
@@ -310,6 +371,14 @@ def _shares(conn: sqlite3.Connection, ids: list[str]) -> dict[str, tuple[str, ..
                                            f" WHERE workspace_id IN ({marks}) ORDER BY grantee", chunk):
             out.setdefault(ws_id, []).append(grantee)
     return {k: tuple(v) for k, v in out.items()}
+
+
+def _visible(reader: Reader | None) -> tuple[str, tuple[str, ...]]:
+    """The WHERE clause (and its parameters) for the workspaces ``reader`` may see; all when None."""
+    if reader is None or reader.see_all:
+        return "", ()
+    return (" WHERE owner = ? OR id IN (SELECT workspace_id FROM workspace_shares WHERE grantee IN (?, '*'))",
+            (reader.name, reader.name))
 
 
 def _parse_time(text: str) -> datetime:

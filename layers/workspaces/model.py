@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 import geopandas as gpd
 
-from geo.errors import NotFound
+from geo.errors import NotFound, QuotaExceeded
 
 ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
 
@@ -98,11 +98,16 @@ class WorkspaceAccess:
 class WorkspaceStore(Protocol):
     """Save/get/list/delete workspaces; every write is one transaction."""
 
-    def save(self, workspace: Workspace) -> str: ...
+    def save(self, workspace: Workspace, *, quota_bytes: int | None = None) -> str: ...
 
     def get(self, ws_id: str) -> Workspace: ...
 
-    def list(self, reader: Reader | None = None) -> list[WorkspaceSummary]: ...
+    def list(self, reader: Reader | None = None, *, limit: int | None = None,
+             offset: int = 0) -> list[WorkspaceSummary]: ...
+
+    def count(self, reader: Reader | None = None) -> int: ...
+
+    def usage_bytes(self, owner: str | None = None) -> int: ...
 
     def delete(self, ws_id: str) -> None: ...
 
@@ -137,3 +142,26 @@ def site_rows(workspace: Workspace) -> list[dict[str, Any]]:
 
 SITE_COLUMNS = ("site_no", "name", "industry", "county", "region_group", "zones", "in_corridor", "nearest_zone",
                 "nearest_m", "area_ha", "area_mu", "attributes")
+
+
+def stored_size(workspace: Workspace, site_records: int) -> int:
+    """Bytes a workspace takes in a store: its report text plus the site rows (geometry and attributes)."""
+    report = len(json.dumps(workspace.report, ensure_ascii=False, separators=(",", ":")).encode())
+    return report + site_records
+
+
+def check_quota(used: int, adding: int, quota_bytes: int | None, owner: str | None) -> None:
+    """Refuse (507) a save that would take ``used`` past ``quota_bytes``; the message says what to delete."""
+    if quota_bytes is None or used + adding <= quota_bytes:
+        return
+    whose_zh, whose_en = (f"用户 {owner} 的", f"{owner}'s") if owner else ("", "the")
+    u, a, q = _size(used), _size(adding), _size(quota_bytes)
+    raise QuotaExceeded(
+        f"存储空间不足：{whose_zh}工作区已占用 {u}，本次分析需 {a}，配额为 {q}。请在“项目选址叠加分析”页删除不再需要的"
+        f"工作区（或下载后删除）再上传 / storage quota exceeded: {whose_en} workspaces use {u} and this analysis needs "
+        f"{a}, over the {q} quota; delete workspaces you no longer need on the overlay page (download them first if "
+        "you want to keep them) and upload again")
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**20:.1f} MB" if n >= 2**20 else f"{max(n, 1) / 1024:.0f} KB" if n >= 1024 else f"{n} B"

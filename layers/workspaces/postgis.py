@@ -31,10 +31,17 @@ from layers.workspaces.model import (
     WorkspaceAccess,
     WorkspaceSummary,
     check_id,
+    check_quota,
     site_rows,
+    stored_size,
 )
 
 _SCHEMA_LOCK = 0x706C616E  # "plan": advisory lock id for schema creation
+_QUOTA_LOCK = 0x71756F74  # "quot": advisory lock class for quota checks (second key: the owner)
+
+
+def _record_bytes(record: tuple[Any, ...]) -> int:
+    return sum(len(v) for v in record if isinstance(v, bytes | str))
 
 
 class PostgisStore:
@@ -67,6 +74,8 @@ class PostgisStore:
                 ).format(self.sites, self.workspaces))
                 conn.execute(sql.SQL("CREATE INDEX IF NOT EXISTS planview_sites_ws ON {} (workspace_id, site_no)")
                              .format(self.sites))
+                conn.execute(sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS stored_bytes bigint")  # for the quota
+                             .format(self.workspaces))
                 conn.execute(sql.SQL("CREATE INDEX IF NOT EXISTS planview_sites_geom ON {} USING gist (geom)")
                              .format(self.sites))
                 # accounts: the owner (stores from before accounts get the column, NULL = the admin's)
@@ -93,7 +102,9 @@ class PostgisStore:
         for hexwkb, row in zip(ewkb, site_rows(workspace), strict=True):
             yield (workspace.id, *(row[c] for c in SITE_COLUMNS), hexwkb)
 
-    def save(self, workspace: Workspace) -> str:
+    def save(self, workspace: Workspace, *, quota_bytes: int | None = None) -> str:
+        """Save in one transaction; with ``quota_bytes``, refuse (QuotaExceeded) a save that would take the
+        owner's workspaces (or the whole store's) past it — serialised per owner by an advisory lock."""
         check_id(workspace.id)
         cols = sql.SQL(", ").join(sql.Identifier(c) for c in ("workspace_id", *SITE_COLUMNS, "geom"))
         try:
@@ -109,8 +120,16 @@ class PostgisStore:
                 for grantee in dict.fromkeys(workspace.shared_with):
                     conn.execute(sql.SQL("INSERT INTO {} (workspace_id, grantee) VALUES (%s, %s)").format(self.shares),
                                  (workspace.id, grantee))
+                records = list(self._copy_rows(workspace))
+                size = stored_size(workspace, sum(_record_bytes(r) for r in records))
+                if quota_bytes is not None:
+                    owner = workspace.owner
+                    conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_QUOTA_LOCK, owner or ""))
+                    check_quota(self._usage(conn, owner, exclude=workspace.id), size, quota_bytes, owner)
+                conn.execute(sql.SQL("UPDATE {} SET stored_bytes = %s WHERE id = %s").format(self.workspaces),
+                             (size, workspace.id))
                 with conn.cursor().copy(sql.SQL("COPY {} ({}) FROM STDIN").format(self.sites, cols)) as copy:
-                    for record in self._copy_rows(workspace):
+                    for record in records:
                         copy.write_row(record)
         except psycopg.errors.UniqueViolation as exc:
             raise StorageError("工作区编号冲突 / workspace id already exists", detail=str(exc)) from exc
@@ -128,6 +147,23 @@ class PostgisStore:
                     raise NotFound(f"没有工作区 {ws_id} / no workspace {ws_id}")
         except psycopg.Error as exc:
             raise StorageError("删除工作区失败 / deleting the workspace failed", detail=str(exc)) from exc
+
+    def _usage(self, conn: psycopg.Connection[Any], owner: str | None, exclude: str = "") -> int:
+        """Bytes stored (but ``exclude``'s), the owner's once workspaces have owners (accounts), else the store's."""
+        size = sql.SQL("SELECT coalesce(sum(coalesce(stored_bytes, octet_length(report::text))), 0) FROM {}"
+                       " WHERE id <> %s").format(self.workspaces)
+        if owner is not None:
+            row = conn.execute(size + sql.SQL(" AND owner = %s"), (exclude, owner)).fetchone()
+        else:
+            row = conn.execute(size, (exclude,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def usage_bytes(self, owner: str | None = None) -> int:
+        try:
+            with self._tx() as conn:
+                return self._usage(conn, owner)
+        except psycopg.Error as exc:
+            raise StorageError("读取存储用量失败 / reading the storage use failed", detail=str(exc)) from exc
 
     def share(self, ws_id: str, grantees: Sequence[str]) -> None:
         """Replace the set of users (or ``*``, everyone signed in) who may read the workspace."""
@@ -161,20 +197,34 @@ class PostgisStore:
             out.setdefault(ws_id, []).append(grantee)
         return {k: tuple(v) for k, v in out.items()}
 
-    def list(self, reader: Reader | None = None) -> list[WorkspaceSummary]:
-        """Newest first: all of them, or those ``reader`` may see (own, shared with them or with everyone)."""
-        where: sql.Composable = sql.SQL("")
-        params: tuple[Any, ...] = ()
-        if reader is not None and not reader.see_all:
-            where = sql.SQL(" WHERE owner = %s OR id IN (SELECT workspace_id FROM {} WHERE grantee IN (%s, '*'))"
-                            ).format(self.shares)
-            params = (reader.name, reader.name)
+    def _visible(self, reader: Reader | None) -> tuple[sql.Composable, tuple[Any, ...]]:
+        """The WHERE clause (and its parameters) for the workspaces ``reader`` may see; all when None."""
+        if reader is None or reader.see_all:
+            return sql.SQL(""), ()
+        return (sql.SQL(" WHERE owner = %s OR id IN (SELECT workspace_id FROM {} WHERE grantee IN (%s, '*'))")
+                .format(self.shares), (reader.name, reader.name))
+
+    def count(self, reader: Reader | None = None) -> int:
+        where, params = self._visible(reader)
+        try:
+            with self._tx() as conn:
+                row = conn.execute(sql.SQL("SELECT count(*) FROM {}{}").format(self.workspaces, where),
+                                   params).fetchone()
+        except psycopg.Error as exc:
+            raise StorageError("读取工作区列表失败 / listing workspaces failed", detail=str(exc)) from exc
+        return int(row[0]) if row else 0
+
+    def list(self, reader: Reader | None = None, *, limit: int | None = None,
+             offset: int = 0) -> list[WorkspaceSummary]:
+        """Newest first: all of them, or those ``reader`` may see (own, shared with them or with everyone);
+        one page (``LIMIT``/``OFFSET`` in SQL) when ``limit`` is given."""
+        where, params = self._visible(reader)
         try:
             with self._tx() as conn:
                 conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
                 rows = conn.execute(sql.SQL("SELECT id, created, filename, sha256, format, crs_code, site_count, owner"
-                                            " FROM {}{} ORDER BY created DESC, id").format(self.workspaces, where),
-                                    params).fetchall()
+                                            " FROM {}{} ORDER BY created DESC, id LIMIT %s OFFSET %s")
+                                    .format(self.workspaces, where), (*params, limit, max(offset, 0))).fetchall()
                 shares = self._shares(conn, [r[0] for r in rows])
         except psycopg.Error as exc:
             raise StorageError("读取工作区列表失败 / listing workspaces failed", detail=str(exc)) from exc

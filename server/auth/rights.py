@@ -123,6 +123,9 @@ RIGHTS: dict[str, Right] = {
     "GET /admin/audit":                                Right.ADMIN,
     "GET /api/audit":                                  Right.ADMIN,
     "GET /api/audit.csv":                              Right.ADMIN,
+    "GET /admin/layers":                               Right.ADMIN,
+    "GET /api/admin/layers":                           Right.ADMIN,
+    "POST /api/admin/layers":                          Right.ADMIN,
 }
 # fmt: on
 
