@@ -22,6 +22,7 @@ from server import (
     api_layers,
     audit_api,
     basemap_tiles,
+    draw_api,
     errors,
     export_api,
     jobs,
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(tiles.router)
     app.include_router(tiles.ogc_router)
     app.include_router(ogc.router)
+    app.include_router(draw_api.router)  # before overlay_api: /api/overlay/check is not a workspace id
     app.include_router(overlay_api.router)
     app.include_router(export_api.router)
     app.include_router(jobs.router)

@@ -99,6 +99,9 @@ RIGHTS: dict[str, Right] = {
     "GET /api/indicators/{plan}/status.xlsx":          Right.VIEW,
     "POST /api/account/tokens":                        Right.VIEW,
     "DELETE /api/account/tokens/{token_id}":           Right.VIEW,
+    # check a drawn/typed site against the plans, nothing saved (#10): signed in, because the answer
+    # includes 合规性审查 against the store's control layers, which the public maps do not show
+    "POST /api/overlay/check":                         Right.VIEW,
     # ---- planners: upload, delete and share their own workspaces
     "POST /api/overlay":                               Right.PLAN,
     "DELETE /api/overlay/{ws_id}":                     Right.PLAN,

@@ -4,6 +4,7 @@
 import "./leaflet-fixes.js";
 import { bucketFor, mark, pageData } from "./boot.js";
 import { wireBasemaps } from "./basemaps.js";
+import { wireDraw } from "./draw.js";
 import { load, needsLoad, refresh, scheduleRefresh, wireRedraw } from "./data.js";
 import { escapeHtml } from "./escape.js";
 import { featureHtml } from "./format.js";
@@ -62,6 +63,7 @@ export function start(map, groups, layerControl) {
   const foldControls = wireControls(ctx, legend);
   const sheet = wireSheet(ctx);
   on(ctx, "select", () => sheet.showFeature());
+  wireDraw(ctx, sheet);
   const labels = wireLabels(ctx);
   wireLinks(ctx);
   scheduleLinks(ctx);

@@ -20,6 +20,8 @@ PACKAGES=(
   "uplot@1.6.32|MIT|LICENSE dist/uPlot.esm.js dist/uPlot.min.css"
   # the licence (Beerware) and the licences of what the bundle includes (geojson-vt ISC, pbf and vector-tile BSD)
   # are stated in the package's README, copied as LICENSE
+  # drawing a site on the maps (#10); needs Leaflet >= 1.2
+  "@geoman-io/leaflet-geoman-free@2.20.2|MIT|LICENSE dist/leaflet-geoman.min.js dist/leaflet-geoman.css"
   "leaflet.vectorgrid@1.3.0|Beerware (bundles geojson-vt ISC, pbf BSD-3-Clause, vector-tile BSD-3-Clause)|README.md dist/Leaflet.VectorGrid.bundled.min.js"
   # /docs (Swagger UI) and /redoc: FastAPI's API pages, served from here instead of a CDN;
   # NOTICE (Apache-2.0) and the bundles' *.LICENSE.txt (licences of what they bundle) go along
@@ -48,7 +50,7 @@ for entry in "${PACKAGES[@]}"; do
   tarball="$(ls "$WORK"/*.tgz)"
   mkdir -p "$WORK/x"
   tar xzf "$tarball" -C "$WORK/x"
-  dest="$VENDOR/$name"
+  dest="$VENDOR/${name##*/}"  # a scoped package (@scope/pkg) goes in static/vendor/pkg
   rm -rf "$dest"
   mkdir -p "$dest"
   copied=()
