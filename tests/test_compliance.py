@@ -10,7 +10,7 @@ from pathlib import Path
 import geopandas as gpd
 import pytest
 import shapely
-from fastapi.testclient import TestClient
+from support import signed_in
 
 from layers.compliance import check_sites, control_sources
 from layers.store import open_layer_store
@@ -83,7 +83,8 @@ def test_compliance_in_result_page_csv_and_geojson(tmp_path: Path) -> None:
     import_layer(control_file(tmp_path), layer_id="sqsx", title="三区三线", role="control", class_field="DLMC",
                  class_defaults=CLASSES, gpkg_path=settings.layer_store_gpkg)
     upload = sites().iloc[:1].to_json().encode()
-    with TestClient(create_app(settings)) as client:
+    app = create_app(settings)
+    with signed_in(app) as client:  # uploads need the planner right (#11)
         r = client.post("/api/overlay", files={"file": ("sites.geojson", upload, "application/geo+json")})
         assert r.status_code == 201, r.text
         report = r.json()
