@@ -29,9 +29,10 @@ from server.settings import ROOT
 DB_URL = os.environ.get("PLANVIEW_TEST_DATABASE_URL")
 
 
-def _get(url: str) -> tuple[int, bytes]:
+def _get(url: str, token: str | None = None) -> tuple[int, bytes]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        with urllib.request.urlopen(url, timeout=30) as r:  # noqa: S310 - loopback test server
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=30) as r:  # noqa: S310 - loopback test server
             return r.status, r.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
@@ -104,11 +105,17 @@ def test_two_processes_share_layers_and_workspaces(two_servers: tuple[str, str],
         boundary = "pvboundary"
         body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"s.geojson\"\r\n"
                 "Content-Type: application/geo+json\r\n\r\n").encode() + site + f"\r\n--{boundary}--\r\n".encode()
+        planner = f"mp-{uuid.uuid4().hex[:6]}"  # uploads need the planner right (#11); users live in PostGIS too
+        subprocess.run([sys.executable, "-m", "server.cli", "users", "add", planner, "--role", "planner"], cwd=ROOT,
+                       env=env, input="mp-password-123\n", capture_output=True, text=True, timeout=120, check=True)
+        token = subprocess.run([sys.executable, "-m", "server.cli", "users", "token", planner], cwd=ROOT, env=env,
+                               capture_output=True, text=True, timeout=120, check=True).stdout.split()[-1]
         req = urllib.request.Request(url_a + "/api/overlay", data=body, method="POST",
-                                     headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+                                     headers={"Content-Type": f"multipart/form-data; boundary={boundary}",
+                                              "Authorization": f"Bearer {token}"})
         with urllib.request.urlopen(req, timeout=120) as r:  # noqa: S310 - loopback test server
             created = json.loads(r.read())
-        status, raw = _get(f"{url_b}/api/overlay/{created['id']}")
+        status, raw = _get(f"{url_b}/api/overlay/{created['id']}", token)
         assert status == 200
         report = json.loads(raw)
         classes = report["sites"][0]["compliance"]["classes"]

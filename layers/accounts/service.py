@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from geo.errors import InvalidInput, NotAuthenticated
+from geo.errors import Conflict, InvalidInput, NotAuthenticated
 from layers.accounts.credentials import hash_password, new_password, new_token, parse_token, verify_password
 from layers.accounts.model import Role, TokenInfo, User
 from layers.accounts.store import AccountStore
@@ -59,7 +59,10 @@ def ensure_admin(store: AccountStore, password: str | None, name: str = "admin")
     generated = None
     if not password:
         password = generated = new_password()
-    store.add_user(name, Role.ADMIN, hash_password(password))
+    try:
+        store.add_user(name, Role.ADMIN, hash_password(password))
+    except Conflict:
+        return None  # another process sharing the store created it first (several `planview serve` on one PostGIS)
     return generated
 
 
