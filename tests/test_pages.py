@@ -114,7 +114,7 @@ def test_map_page_is_offline_and_complete(client: TestClient, map_id: str) -> No
     assert client.get(f"/maps/{map_id}/map.js", headers={"if-none-match": module.headers["etag"]}).status_code == 304
     config = boot_config(html)
     assert config["map"]["id"] == map_id
-    assert '"type":"Feature"' not in html and '"coordinates"' not in html, "geometry must not be embedded"
+    assert '"type":"Feature"' not in html and '"coordinates":' not in html, "geometry must not be embedded"
     for layer in config["layers"]:
         assert layer["url"] == f"/api/layers/{layer['id']}"
     plan = config["map"]["plan"]
