@@ -161,7 +161,10 @@ class ZoneIndex:
             layers.append({"id": layer.id, "title": layer.title, "features": len(feats),
                            "schematic": bool((feats.get("precision", pd.Series(dtype=str)) == "schematic").any())})
             for rec, geom in zip(feats[cols].to_dict(orient="records"), feats.geometry.values, strict=True):
-                if geom is None or geom.is_empty:
+                # A ``host`` placement has no extent of its own: the plan names only the district or town it is
+                # in, and its shape is that host (or a marker at the host's seat). Being in the host says
+                # nothing about being in the place, so it is neither a zone a site falls in nor a nearest zone.
+                if geom is None or geom.is_empty or _text(rec.get("precision")) == "host":
                     continue
                 rows.append({
                     "layer": layer.id, "layer_title": layer.title,

@@ -62,6 +62,9 @@ class Entry(_Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     name: str
     aliases: list[str] = Field(default_factory=list)
+    # Phrases that contain a spelling but name something else (龙缸茶业公司 is a company, not 天下龙缸):
+    # their occurrences are not mentions of this place.
+    not_mentions: list[str] = Field(default_factory=list)
     plans: list[PlanId]
     kind: str
     mentions: list[Mention] = Field(min_length=1)

@@ -242,6 +242,9 @@ def _inventory_text(mention: dict[str, Any]) -> str | None:
     return None
 
 
+NOT_A_MENTION = ("", "")  # the key of an inventory's ``not_mentions`` phrase
+
+
 def build_index(catalogue: Catalogue, maps: dict[str, MapDefinition], plans: dict[str, PlanText],
                 plans_dir: Path | None = None, shared_names: Iterable[str] = ()) -> MentionIndex:
     """Every mention of every feature of ``catalogue`` in ``plans``."""
@@ -257,6 +260,8 @@ def build_index(catalogue: Catalogue, maps: dict[str, MapDefinition], plans: dic
         where = {str(p) for p in (entry.get("plans") or []) if p in plans} or set(plans)
         for key in _inventory_features(entry):
             spellings.setdefault(key, []).extend((str(w), where) for w in words if isinstance(w, str) and len(w) >= MIN_ALIAS)
+        # a longer phrase wins leftmost-longest matching, so it hides the spelling inside it; then it is dropped
+        pending_names.extend((str(p), NOT_A_MENTION, where) for p in entry.get("not_mentions") or [])
     for ref, props in feature_refs(catalogue, maps):
         index.features[ref.key] = ref
         props = {k: jsonable(v) for k, v in props.items()}
@@ -296,7 +301,7 @@ def build_index(catalogue: Catalogue, maps: dict[str, MapDefinition], plans: dic
                             index.add(key, m)
     for plan in plans.values():
         for start, alias, key in _leftmost_longest(plan, [(a, k) for a, k, w in pending_names if plan.plan in w]):
-            if (m := mention_at(plan, start, alias, "name")) is not None:
+            if key != NOT_A_MENTION and (m := mention_at(plan, start, alias, "name")) is not None:
                 index.add(key, m)
     index.sort(plans)
     return index

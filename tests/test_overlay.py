@@ -188,3 +188,18 @@ def test_real_catalogue_yunyang_point(catalogue: Catalogue) -> None:
     rep = analyse(sites, context.index).site_reports(sites)[0]
     assert rep["county"]["name"] == "云阳县"
     assert rep["zones"] or rep["nearest"]
+
+
+def test_host_placements_are_not_zones_a_site_falls_in(catalogue: Catalogue) -> None:
+    """渝北 hosts 两江新区 (drawn as the three host districts) and many sites placed only at a seat: a site in
+    渝北 is in the district, not in those places, and none of them is its nearest zone (#9)."""
+    context = overlay_context(catalogue)
+    host_keys = set(catalogue.get("cq-sites").features.query("precision == 'host'")["key"])
+    assert "cq-liangjiang-xinqu" in host_keys
+    yubei = shapely.Point(106.63, 29.72).buffer(0.05)  # a large parcel in 渝北, around the airport
+    sites = _sites(yubei)
+    rep = analyse(sites, context.index).site_reports(sites)[0]
+    assert rep["county"]["name"] == "渝北区"
+    assert not [z for z in rep["zones"] if z["precision"] == "host" or z["key"] in host_keys], rep["zones"]
+    assert rep["nearest"] is None or rep["nearest"]["key"] not in host_keys
+    assert not (context.index.zones["precision"] == "host").any()

@@ -128,6 +128,8 @@ def test_features_cited_by_quote_have_that_clause(atlas: PlanAtlas) -> None:
     assert any(m.plan == "yunyang" and "西部科学城" in m.match for m in ms)
     longgang = atlas.index.mentions("yy-projects", "longgang")
     assert longgang and all(m.plan == "yunyang" for m in longgang)
+    # "依托龙缸茶业公司…" names a company, not the place (the inventory's not_mentions)
+    assert not any("龙缸茶业公司" in m.text and m.how == "name" for m in longgang)
 
 
 def test_names_match_longest_first(atlas: PlanAtlas) -> None:
