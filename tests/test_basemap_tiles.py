@@ -103,7 +103,9 @@ def test_mbtiles_basemap_is_drawn_in_chromium(browser: Any, tiles_settings: Sett
             ".leaflet-control-layers.pv-collapsed").count() else None
         page.locator(".leaflet-control-layers-base label").filter(has_text="测试影像").locator("input").check()
         page.wait_for_function("Array.from(document.querySelectorAll('img.leaflet-tile-loaded'))"
-                               ".filter(i => i.src.indexOf('/basemap/test/9/') >= 0 && i.naturalWidth === 256)"
+                               ".filter(i => i.src.indexOf('/basemap/test/9/') >= 0 && i.naturalWidth === 256"
+                               # Leaflet fades a loaded tile in: sample it once it is opaque
+                               " && getComputedStyle(i).opacity === '1')"
                                ".length >= 4", timeout=20_000)
         # A band of the map below the opened layer control (which covers the top of the map): most
         # of it is the tile colour; labels, halos and outlines drawn over it may take a few pixels.
