@@ -43,7 +43,7 @@ from server.settings import ROOT, Settings
 
 log = logging.getLogger(__name__)
 TEMPLATES_DIR = ROOT / "server" / "templates"
-PRECOMPRESSED = ("image/png", "image/jpeg", "application/pdf", "application/zip", "application/gzip",
+PRECOMPRESSED = ("image/png", "image/jpeg", "image/webp", "image/avif", "application/pdf", "application/zip", "application/gzip",
                  "font/woff", "font/woff2", "text/event-stream")
 
 
