@@ -36,9 +36,9 @@ class Settings(BaseSettings):
     enable_osm: bool = False
     tianditu_token: str | None = None
     enable_amap: bool = False
-    # Offline tile files the office holds (MBTiles), name -> path, served by planview at
-    # /basemap/{name}/{z}/{x}/{y} and offered in the map's basemap switcher, e.g.
-    # PLANVIEW_BASEMAP_FILES='{"yingxiang": "/srv/tiles/yunyang-2023.mbtiles"}'.
+    # Offline tile files the office holds (MBTiles or PMTiles v3, raster or vector), name -> path,
+    # served by planview at /basemap/{name}/{z}/{x}/{y} and offered in the map's basemap switcher, e.g.
+    # PLANVIEW_BASEMAP_FILES='{"yingxiang": "/srv/tiles/yunyang-2023.mbtiles", "jiedao": "/srv/roads.pmtiles"}'.
     basemap_files: dict[str, Path] = Field(default_factory=dict)
     # Intranet tile services, title -> URL template (XYZ {z}/{x}/{y}, or WMTS KVP with
     # TILEMATRIX={z}&TILEROW={y}&TILECOL={x}); WGS84/CGCS2000 Web-Mercator grids line up with the data.

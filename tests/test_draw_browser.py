@@ -62,7 +62,9 @@ def test_draw_check_and_save(browser: Any, site: tuple[str, Settings], viewport:
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     _sign_in(page, base, "画图规划员")
-    assert page.evaluate("!!(window.L && L.PM)"), "Leaflet-Geoman is loaded"
+    # Leaflet-Geoman loads after the map is drawn (it is off the first view's path)
+    page.wait_for_function("!!(window.L && L.PM) && !!document.querySelector('.leaflet-pm-toolbar')",
+                           timeout=10_000)
     with page.expect_response(lambda r: r.url.endswith("/api/overlay/check")) as checked:
         _draw_square(page)
     assert checked.value.status == 200
@@ -116,4 +118,6 @@ def test_anonymous_sees_a_login_hint(browser: Any, site: tuple[str, Settings]) -
     page.wait_for_function("window.planview && window.planview.ready === true", timeout=30_000)
     assert "登录" in page.locator("#pv-draw").inner_text()
     assert page.locator("#pv-draw-form").count() == 0 and page.locator(".leaflet-pm-toolbar").count() == 0
+    page.wait_for_timeout(300)
+    assert not page.evaluate("!!(window.L && L.PM)")  # nobody to draw: Geoman (300 kB) is never loaded
     context.close()

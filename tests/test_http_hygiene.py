@@ -26,7 +26,7 @@ from fastapi.testclient import TestClient
 from support import bearer, free_port, signed_in
 
 from layers.catalogue import Catalogue
-from server.app import create_app
+from server.app import _gzipped_file, create_app
 from server.middleware import content_security_policy, script_hashes
 from server.serving import server_config
 from server.settings import ROOT, Settings
@@ -217,6 +217,24 @@ def test_static_files_answer_byte_ranges(hclient: TestClient) -> None:
     r = hclient.get("/static/vendor/leaflet/leaflet.js", headers={"range": "bytes=10-19"})
     assert r.status_code == 206 and r.content == body[10:20]
     assert r.headers["content-range"] == f"bytes 10-19/{len(body)}"
+
+
+
+def test_static_text_goes_out_gzipped_from_a_cache_with_its_validators(hclient: TestClient) -> None:
+    body = (ROOT / "static" / "vendor" / "leaflet" / "leaflet.js").read_bytes()
+    with hclient.stream("GET", "/static/vendor/leaflet/leaflet.js", headers={"accept-encoding": "gzip"}) as r:
+        raw = b"".join(r.iter_raw())
+        headers = r.headers
+    assert headers["content-encoding"] == "gzip" and gzip.decompress(raw) == body
+    assert int(headers["content-length"]) == len(raw)  # compressed once and kept, not streamed through gzip
+    hits = _gzipped_file.cache_info().hits
+    assert hclient.get("/static/vendor/leaflet/leaflet.js").content == body and _gzipped_file.cache_info().hits > hits
+    assert len(raw) < len(body) / 2 and headers["etag"] and "javascript" in headers["content-type"]
+    assert "max-age=86400" in headers["cache-control"] and "Accept-Encoding" in headers["vary"]
+    assert hclient.get("/static/vendor/leaflet/leaflet.js", headers={"if-none-match": headers["etag"]}
+                       ).status_code == 304
+    plain = hclient.get("/static/vendor/leaflet/leaflet.js", headers={"accept-encoding": "identity"})
+    assert "content-encoding" not in plain.headers and plain.content == body
 
 
 # ---------------------------------------------------------------- CORS

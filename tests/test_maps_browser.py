@@ -397,6 +397,39 @@ def test_phone_tap_opens_details_and_the_sheet_opens_and_closes(phone: PageProbe
     assert phone.errors == []
 
 
+def test_phone_sheet_lists_what_else_is_here_and_popups_fit_the_screen(phone: PageProbe) -> None:
+    """The sheet shows "此处还有" (the other features under the tap) like the desktop popup; any popup
+    stays inside a 390 px screen and wraps its text."""
+    page = phone.open("/maps/yunyang")
+    page.locator("path.pv-layer-yy-projects").first.tap()
+    page.wait_for_function("document.getElementById('pv-panel').getAttribute('data-sheet') === 'half'")
+    also = page.locator("#pv-feature-body .pv-also .pv-also-item")
+    assert also.count() >= 1
+    assert "此处还有" in page.locator("#pv-feature-body .pv-also").inner_text()
+    first_title = page.locator("#pv-feature-body .pv-card-title").inner_text()
+    other = also.first.inner_text().split("\n")[0]
+    page.wait_for_timeout(300)  # the sheet's transition
+    also.first.tap()
+    page.wait_for_function("t => document.querySelector('#pv-feature-body .pv-card-title').innerText !== t",
+                           arg=first_title)
+    assert other in page.locator("#pv-feature-body .pv-card-title").inner_text()
+    # the list now offers the feature shown first
+    names = page.locator("#pv-feature-body .pv-also-item").all_inner_texts()
+    assert any(first_title.split("\n")[0] in n for n in names), (first_title, names)
+    assert page.locator(".leaflet-popup").count() == 0
+    for options in ("{}", "{className: 'pv-popup', maxWidth: 380}", "{maxWidth: 900}"):
+        page.evaluate("""o => { const m = window.planview.map;
+            L.popup(o).setLatLng(m.getCenter()).setContent('<b>' + '规划用地范围'.repeat(40) + '</b> ' +
+              'x'.repeat(120)).openOn(m); }""", page.evaluate(f"({options})"))
+        page.wait_for_timeout(400)  # autopan
+        box = page.locator(".leaflet-popup-content-wrapper").bounding_box()
+        assert box["width"] <= 390 - 24 + 0.5, (options, box)
+        assert box["x"] >= -0.5 and box["x"] + box["width"] <= 390.5, (options, box)
+        assert page.locator(".leaflet-popup-content").bounding_box()["height"] > 60  # wrapped, not one long line
+        page.evaluate("window.planview.map.closePopup()")
+    assert phone.errors == []
+
+
 def test_phone_permalink_opens_the_same_view(phone: PageProbe) -> None:
     page = phone.open("/maps/yunyang#map=12/30.95000/108.69000&layers=cq-counties,yy-projects")
     centre = page.evaluate("(() => { const c = window.planview.map.getCenter(); "

@@ -14,6 +14,7 @@ Settings (``enable_osm``, ``tianditu_token``, ``enable_amap``):
 
 from __future__ import annotations
 
+import hashlib
 import html
 import logging
 import re
@@ -22,12 +23,13 @@ from pathlib import Path
 from urllib.parse import quote
 
 from geo.errors import DataError
-from layers.mbtiles import describe
+from layers.tilefiles import describe
 
 log = logging.getLogger(__name__)
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 OFFLINE_BASE_NAME = "离线矢量底图（无需联网）"
+OFFLINE_BASE_ID = "offline"  # the default; a permalink names any other basemap by its id (&base=...)
 AMAP_WARNING = ("高德底图采用 GCJ-02 坐标，与本图 WGS84 图层相比偏移约 500 米，"
                 "仅供参考，请勿据此量算或定位 / Amap tiles are GCJ-02: overlays appear offset by ~500 m")
 
@@ -39,7 +41,7 @@ class BasemapOptions:
     enable_osm: bool = False
     tianditu_token: str | None = None
     enable_amap: bool = False
-    files: tuple[tuple[str, Path], ...] = ()  # offline MBTiles: (URL name, path)
+    files: tuple[tuple[str, Path], ...] = ()  # offline MBTiles/PMTiles: (URL name, path)
     urls: tuple[tuple[str, str], ...] = ()  # intranet services: (title, URL template)
 
     @property
@@ -64,6 +66,8 @@ class TileProvider:
     max_native_zoom: int | None = None
     min_zoom: int = 0
     datum: str = "wgs84"  # "gcj02": the page shifts its layers onto these tiles while they are shown
+    id: str = ""  # stable short name for the permalink (&base=id)
+    vector: bool = False  # Mapbox Vector Tiles: drawn by the page (VectorGrid), not by a Leaflet TileLayer
 
 
 def online_providers(options: BasemapOptions) -> list[TileProvider]:
@@ -78,22 +82,26 @@ def online_providers(options: BasemapOptions) -> list[TileProvider]:
                     f"&TILEMATRIX={{z}}&TILEROW={{y}}&TILECOL={{x}}&tk={tk}")
 
         providers.append(TileProvider("天地图·矢量（在线）", wmts("vec"),
-                                      "&copy; 天地图 (国家地理信息公共服务平台)", subdomains="01234567"))
+                                      "&copy; 天地图 (国家地理信息公共服务平台)", subdomains="01234567",
+                                      id="tianditu"))
         providers.append(TileProvider("天地图·注记（在线）", wmts("cva"),
-                                      "&copy; 天地图", subdomains="01234567", overlay=True))
+                                      "&copy; 天地图", subdomains="01234567", overlay=True,
+                                      id="tianditu-label"))
     if options.enable_osm:
         providers.append(TileProvider("OpenStreetMap（在线）", "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
-                                      "&copy; OpenStreetMap contributors (ODbL)", subdomains="abc", max_zoom=19))
+                                      "&copy; OpenStreetMap contributors (ODbL)", subdomains="abc", max_zoom=19,
+                                      id="osm"))
     if options.enable_amap:
         providers.append(TileProvider(
             "高德地图（在线，GCJ-02，偏移约500米）",
             "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8&x={x}&y={y}&z={z}",
-            "&copy; 高德地图 (GCJ-02)", subdomains="1234", warning=AMAP_WARNING, datum="gcj02"))
+            "&copy; 高德地图 (GCJ-02)", subdomains="1234", warning=AMAP_WARNING, datum="gcj02",
+            id="amap"))
     return providers
 
 
 def local_providers(options: BasemapOptions) -> list[TileProvider]:
-    """The operator's own tiles: MBTiles files served by planview, then intranet URL templates.
+    """The operator's own tiles: MBTiles/PMTiles files served by planview, then intranet URL templates.
 
     A file that cannot be read is logged and left out (the map still opens on the vector base).
     """
@@ -107,14 +115,16 @@ def local_providers(options: BasemapOptions) -> list[TileProvider]:
         except DataError as exc:
             log.error("basemap %s skipped: %s", name, exc)
             continue
-        if not tiles.raster:
-            log.error("basemap %s: %s tiles need a vector-tile renderer the map page does not have; skipped",
-                      name, tiles.format)
+        if not (tiles.raster or tiles.vector):
+            log.error("basemap %s: %s tiles cannot be drawn by the map page; skipped", name, tiles.format)
             continue
         attribution = html.escape(tiles.attribution or f"本地底图 {tiles.title}")
-        providers.append(TileProvider(f"{tiles.title}（本地离线瓦片）", f"/basemap/{name}/{{z}}/{{x}}/{{y}}",
-                                      attribution, subdomains="abc", max_zoom=18, max_native_zoom=tiles.max_zoom,
-                                      min_zoom=0))
+        kind = "矢量" if tiles.vector else ""
+        providers.append(TileProvider(f"{html.escape(tiles.title)}（本地离线{kind}瓦片）",
+                                      f"/basemap/{name}/{{z}}/{{x}}/{{y}}", attribution, subdomains="abc",
+                                      max_zoom=18, max_native_zoom=tiles.max_zoom, min_zoom=0, id=name,
+                                      vector=tiles.vector))
     for title, url in options.urls:
-        providers.append(TileProvider(f"{title}（内网）", url, html.escape(f"底图：{title}"), subdomains="abc"))
+        providers.append(TileProvider(f"{html.escape(title)}（内网）", url, html.escape(f"底图：{title}"),
+                                      subdomains="abc", id="net-" + hashlib.sha256(title.encode()).hexdigest()[:6]))
     return providers

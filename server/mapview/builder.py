@@ -35,7 +35,13 @@ from layers.maps import MapDefinition
 from layers.store.model import StoredLayer
 from layers.tiles import tile_columns
 from server.mapview.assets import PLANVIEW_MAIN, PLANVIEW_MODULES, localize, walk
-from server.mapview.basemaps import OFFLINE_BASE_NAME, BasemapOptions, local_providers, online_providers
+from server.mapview.basemaps import (
+    OFFLINE_BASE_ID,
+    OFFLINE_BASE_NAME,
+    BasemapOptions,
+    local_providers,
+    online_providers,
+)
 
 PLAN_TITLES = {
     "chongqing": "重庆市科技创新“十四五”规划（2021—2025年）",
@@ -212,19 +218,26 @@ class _Boot(MacroElement):
 
     _template = Template("""
         {% macro script(this, kwargs) %}
-            start({{ this._parent.get_name() }}, {{ this.groups_js }}, {{ this.control.get_name() }});
+            start({{ this._parent.get_name() }}, {{ this.groups_js }}, {{ this.control.get_name() }},
+                  {{ this.bases_js }});
         {% endmacro %}
     """)
 
-    def __init__(self, groups: dict[str, folium.FeatureGroup], control: folium.LayerControl) -> None:
+    def __init__(self, groups: dict[str, folium.FeatureGroup], control: folium.LayerControl,
+                 bases: dict[str, Element]) -> None:
         super().__init__()
         self._name = "PlanviewBoot"
         self.groups = groups
         self.control = control
+        self.bases = bases  # basemap id -> its Leaflet layer (permalink &base=id, vector basemaps)
 
     @property
     def groups_js(self) -> str:  # at render time: names are fixed by then (see _stable_names)
         return "{" + ",".join(f"{script_json(k)}:{g.get_name()}" for k, g in self.groups.items()) + "}"
+
+    @property
+    def bases_js(self) -> str:
+        return "{" + ",".join(f"{script_json(k)}:{g.get_name()}" for k, g in self.bases.items()) + "}"
 
 
 class MeasureControl(plugins.MeasureControl):
@@ -290,6 +303,10 @@ def map_config(definition: MapDefinition, catalogue: Catalogue, options: Basemap
         "export_url": "/api/export",
         "basemap_warnings": {p.name: p.warning for p in online_providers(options) if p.warning},
         "basemap_datums": {p.name: p.datum for p in online_providers(options) if p.datum != "wgs84"},
+        # offline vector-tile basemaps, drawn by static/planview/vectorbase.js into their (empty) groups
+        "vector_basemaps": {p.id: {"url": p.url, "attribution": p.attribution, "max_native_zoom": p.max_native_zoom}
+                            for p in local_providers(options) if p.vector},
+        "default_base": OFFLINE_BASE_ID,
     }
 
 
@@ -304,15 +321,24 @@ def build_map_page(definition: MapDefinition, catalogue: Catalogue, options: Bas
     fmap.options["max_zoom"] = definition.max_zoom
     fmap.options["zoom_snap"] = ZOOM_SNAP
     providers = local_providers(options) + online_providers(options)
+    bases: dict[str, Element] = {}
     if providers:
-        folium.FeatureGroup(name=OFFLINE_BASE_NAME, overlay=False, control=True, show=True).add_to(fmap)
+        bases[OFFLINE_BASE_ID] = folium.FeatureGroup(name=OFFLINE_BASE_NAME, overlay=False, control=True, show=True)
+        bases[OFFLINE_BASE_ID].add_to(fmap)
         for provider in providers:
+            if provider.vector:  # an empty group in the switcher; the page fills it with a VectorGrid layer
+                group = folium.FeatureGroup(name=provider.name, overlay=False, control=True, show=False)
+                group.add_to(fmap)
+                bases.setdefault(provider.id, group)
+                continue
             tiles = folium.TileLayer(tiles=provider.url, attr=provider.attribution, name=provider.name,
                                      overlay=provider.overlay, show=False, subdomains=provider.subdomains,
                                      max_zoom=provider.max_zoom)
             if provider.max_native_zoom is not None:  # beyond the file's last zoom, scale its tiles up
                 tiles.options["max_native_zoom"] = provider.max_native_zoom
             tiles.add_to(fmap)
+            if not provider.overlay:
+                bases.setdefault(provider.id, tiles)
     groups: dict[str, folium.FeatureGroup] = {}
     for lc in config["layers"]:
         # Leaflet's layer control renders names as HTML: escape the manifest's title.
@@ -330,7 +356,7 @@ def build_map_page(definition: MapDefinition, catalogue: Catalogue, options: Bas
                           lng_first=True, num_digits=5, prefix="经纬度").add_to(fmap)
     control = folium.LayerControl(position="topright", collapsed=False)
     control.add_to(fmap)
-    _Boot(groups, control).add_to(fmap)
+    _Boot(groups, control, bases).add_to(fmap)
 
     root = fmap.get_root()
     assert isinstance(root, Figure)

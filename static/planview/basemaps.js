@@ -1,5 +1,5 @@
-// basemaps.js — owns the base layers: attribution of the official boundaries, and the notice for a
-// basemap whose tiles do not line up with WGS84 data (GCJ-02).
+// basemaps.js — owns the base layers: which one is shown (by id, for the permalink's &base=), attribution
+// of the official boundaries, and the notice for a basemap whose tiles do not line up with WGS84 data (GCJ-02).
 import { gcj02ToWgs84, wgs84ToGcj02 } from "./datum.js";
 import { escapeHtml } from "./escape.js";
 import { addNotice, removeNotice } from "./notices.js";
@@ -14,8 +14,26 @@ function officialSources(layerCfgs) {
   return kept;
 }
 
-export function wireBasemaps(ctx) {
+/** The id of the basemap shown now (cfg.default_base when there is no switcher). */
+export function currentBase(ctx) {
+  const bases = ctx.bases || {};
+  const ids = Object.keys(bases);
+  for (let i = 0; i < ids.length; i++) if (ctx.map.hasLayer(bases[ids[i]])) return ids[i];
+  return ctx.cfg.default_base || "offline";
+}
+
+/** Show basemap `id`; an id this page does not have is ignored (the default stays). */
+export function applyBase(ctx, id) {
+  const bases = ctx.bases || {};
+  if (!id || !Object.prototype.hasOwnProperty.call(bases, id) || ctx.map.hasLayer(bases[id])) return false;
+  Object.keys(bases).forEach((other) => { if (other !== id && ctx.map.hasLayer(bases[other])) ctx.map.removeLayer(bases[other]); });
+  ctx.map.addLayer(bases[id]); // the layer control follows and fires "baselayerchange"
+  return true;
+}
+
+export function wireBasemaps(ctx, bases) {
   const { map, cfg } = ctx;
+  ctx.bases = bases || {};
   if (map.attributionControl) {
     map.attributionControl.setPrefix("Leaflet");
     // attribution text is rendered as HTML by Leaflet

@@ -4,6 +4,8 @@ import { escapeHtml } from "./escape.js";
 import { isPhone } from "./sheet.js";
 
 const CHECK_URL = "/api/overlay/check";
+const GEOMAN_JS = "/static/vendor/leaflet-geoman-free/leaflet-geoman.min.js";
+const GEOMAN_CSS = "/static/vendor/leaflet-geoman-free/leaflet-geoman.css";
 const SITE_STYLE = { color: "#d7191c", weight: 3, fillColor: "#d7191c", fillOpacity: 0.15 };
 
 function csrfHeaders(contentType) {
@@ -65,6 +67,27 @@ export function reportHtml(report) {
 export function parsePairs(text) {
   return String(text).split(/[\n;；]+/).map((line) => line.trim()).filter(Boolean)
     .map((line) => line.split(/[\s,，]+/).filter(Boolean));
+}
+
+/** Geoman (300 kB) serves only signed-in users' drawing: it loads after the map is drawn, not before. */
+function loadGeoman() {
+  if (window.L && L.PM) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const css = document.createElement("link");
+    css.rel = "stylesheet";
+    css.href = GEOMAN_CSS;
+    document.head.appendChild(css);
+    const script = document.createElement("script");
+    script.src = GEOMAN_JS;
+    script.onload = () => resolve();
+    script.onerror = () => reject(new Error("绘图组件未能加载"));
+    document.head.appendChild(script);
+  });
+}
+
+function whenMapReady(fn) {
+  if (window.planview && window.planview.ready) fn();
+  else document.addEventListener("planview:ready", fn, { once: true });
 }
 
 export function wireDraw(ctx, sheet) {
@@ -202,7 +225,9 @@ export function wireDraw(ctx, sheet) {
       });
   }
 
-  if (map.pm) {
+  function wireGeoman() {
+    // the map was made before Geoman loaded: give it what Geoman's init hook gives new maps
+    if (!map.pm) { map.pm = new L.PM.Map(map); map.pm.setGlobalOptions({}); }
     map.pm.setLang("zh");
     map.pm.addControls({
       position: "topleft", drawMarker: true, drawPolyline: true, drawPolygon: true, drawRectangle: true,
@@ -229,6 +254,9 @@ export function wireDraw(ctx, sheet) {
       if (!drawn.getLayers().length) { seq++; out.innerHTML = ""; api.report = null; }
     });
   }
+  whenMapReady(() => loadGeoman().then(wireGeoman).catch((err) => {
+    out.innerHTML = '<p class="pv-draw-error" role="alert">' + escapeHtml(err.message) + "（仍可输入坐标检查）</p>";
+  }));
 
   const form = document.getElementById("pv-draw-form");
   if (form) {

@@ -3,7 +3,7 @@
 // The map's own script (/maps/{id}/map.js, a module) imports start() and calls it.
 import "./leaflet-fixes.js";
 import { bucketFor, mark, pageData } from "./boot.js";
-import { wireBasemaps } from "./basemaps.js";
+import { currentBase, wireBasemaps } from "./basemaps.js";
 import { wireDraw } from "./draw.js";
 import { load, needsLoad, refresh, scheduleRefresh, wireRedraw } from "./data.js";
 import { escapeHtml } from "./escape.js";
@@ -19,6 +19,7 @@ import { wireSheet } from "./sheet.js";
 import { createState, emit, idOfGroup, on, visibleIds } from "./state.js";
 import { restyle } from "./style.js";
 import { wireTiles } from "./tiles.js";
+import { wireVectorBasemaps } from "./vectorbase.js";
 
 const planview = (window.planview = window.planview || {});
 planview.ready = false;
@@ -26,8 +27,8 @@ planview.failed = [];
 planview.escapeHtml = escapeHtml;
 planview.featureHtml = featureHtml;
 
-/** Fill the Folium map `map` (empty FeatureGroups `groups`, layer control) with the plan layers. */
-export function start(map, groups, layerControl) {
+/** Fill the Folium map `map` (empty FeatureGroups `groups`, layer control, basemaps by id) with the plan layers. */
+export function start(map, groups, layerControl, bases) {
   mark("pv-start");
   const cfg = pageData("pv-config");
   const ctx = createState(map, cfg, groups, layerControl);
@@ -35,7 +36,8 @@ export function start(map, groups, layerControl) {
   planview.config = cfg;
 
   L.control.scale({ metric: true, imperial: false, position: "bottomleft" }).addTo(map);
-  wireBasemaps(ctx);
+  wireBasemaps(ctx, bases);
+  wireVectorBasemaps(ctx, bases);
   (cfg.unavailable || []).forEach((u) => addNotice(u.id, "图层 " + u.id + " 未能加载：" + u.reason));
   applyInitialView(ctx);
 
@@ -55,6 +57,7 @@ export function start(map, groups, layerControl) {
     scheduleLinks(ctx);
   });
   map.on("moveend", () => { scheduleLinks(ctx); scheduleRefresh(ctx); });
+  map.on("baselayerchange", () => scheduleLinks(ctx));
 
   wirePanel(ctx);
   wireRedraw(ctx);
@@ -102,6 +105,7 @@ export function start(map, groups, layerControl) {
   planview.placeLabels = () => labels.place();
   planview.sheet = sheet;
   planview.datum = () => ctx.datum;
+  planview.base = () => currentBase(ctx);
   planview.restyle = () => restyle(ctx);
   return ctx;
 }

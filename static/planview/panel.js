@@ -46,6 +46,27 @@ function openIdentify(ctx, id, feature, latlng) {
   showHit(ctx, [{ id, feature }].concat(others), 0, latlng);
 }
 
+/** "此处还有": the other features under the point, each a button that shows that one instead. */
+function alsoList(ctx, hits, index, latlng) {
+  const el = document.createElement("div");
+  if (hits.length < 2) return el;
+  let html = '<div class="pv-also"><span>此处还有：</span>';
+  hits.forEach((h, i) => {
+    if (i === index) return;
+    const hlc = ctx.layers[h.id].cfg;
+    html += '<button type="button" class="pv-also-item" data-hit="' + i + '">' +
+      escapeHtml(featureName(hlc, h.feature.properties || {})) + "<small>" + escapeHtml(hlc.title) + "</small></button>";
+  });
+  el.innerHTML = html + "</div>";
+  el.querySelectorAll("[data-hit]").forEach((btn) => {
+    L.DomEvent.on(btn, "click", (ev) => {
+      L.DomEvent.stop(ev);
+      showHit(ctx, hits, Number(btn.getAttribute("data-hit")), latlng);
+    });
+  });
+  return el;
+}
+
 /** Open the popup for hits[index] at latlng and show it in the side panel. */
 export function showHit(ctx, hits, index, latlng) {
   const { map, popup, layerControl } = ctx;
@@ -54,28 +75,14 @@ export function showHit(ctx, hits, index, latlng) {
     // a phone shows the details in the bottom sheet only: a popup would cover the map twice over
     map.closePopup(popup);
     select(ctx, hit.id, hit.feature);
+    const body = document.getElementById("pv-feature-body");
+    if (body && hits.length > 1) body.appendChild(alsoList(ctx, hits, index, latlng));
     return;
   }
   const lc = ctx.layers[hit.id].cfg;
-  let html = featureHtml(lc, hit.feature.properties || {}, false);
-  if (hits.length > 1) {
-    html += '<div class="pv-also"><span>此处还有：</span>';
-    hits.forEach((h, i) => {
-      if (i === index) return;
-      const hlc = ctx.layers[h.id].cfg;
-      html += '<button type="button" class="pv-also-item" data-hit="' + i + '">' +
-        escapeHtml(featureName(hlc, h.feature.properties || {})) + "<small>" + escapeHtml(hlc.title) + "</small></button>";
-    });
-    html += "</div>";
-  }
   const el = document.createElement("div");
-  el.innerHTML = html;
-  el.querySelectorAll("[data-hit]").forEach((btn) => {
-    L.DomEvent.on(btn, "click", (ev) => {
-      L.DomEvent.stop(ev);
-      showHit(ctx, hits, Number(btn.getAttribute("data-hit")), latlng);
-    });
-  });
+  el.innerHTML = featureHtml(lc, hit.feature.properties || {}, false);
+  el.appendChild(alsoList(ctx, hits, index, latlng));
   // keep the popup clear of the (expanded) layer control at the top when auto-panning
   const ctl = layerControl && layerControl.getContainer ? layerControl.getContainer() : null;
   popup.options.autoPanPaddingTopLeft = L.point(50, (ctl ? ctl.offsetHeight : 0) + 24);

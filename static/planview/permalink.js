@@ -1,5 +1,6 @@
-// permalink.js — owns the URL as state: #map=z/lat/lng&layers=a,b restores the view, the page
+// permalink.js — owns the URL as state: #map=z/lat/lng&layers=a,b&base=id restores the view, the page
 // keeps it (and the export link, the 复制链接 button, the map switcher) current as the view changes.
+import { applyBase, currentBase } from "./basemaps.js";
 import { parseHash } from "./boot.js";
 import { clampedBounds, visibleIds } from "./state.js";
 
@@ -19,6 +20,7 @@ export function applyInitialView(ctx) {
   const { map, cfg } = ctx;
   const initial = parseHash(window.location.hash);
   if (initial.layers) applyVisibleLayers(ctx, initial.layers);
+  if (initial.base) applyBase(ctx, initial.base);
   if (initial.view) {
     map.setView([initial.view.lat, initial.view.lng], initial.view.zoom, { animate: false });
   } else {
@@ -31,7 +33,12 @@ export function applyInitialView(ctx) {
 function permalinkHash(ctx) {
   const c = ctx.map.getCenter();
   return "#map=" + ctx.map.getZoom() + "/" + c.lat.toFixed(5) + "/" + c.lng.toFixed(5) +
-    "&layers=" + visibleIds(ctx).join(",");
+    "&layers=" + visibleIds(ctx).join(",") + baseParam(ctx);
+}
+
+function baseParam(ctx) {
+  const base = currentBase(ctx);
+  return base === (ctx.cfg.default_base || "offline") ? "" : "&base=" + encodeURIComponent(base);
 }
 
 function updateLinks(ctx) {
@@ -60,6 +67,7 @@ export function wireLinks(ctx) {
   window.addEventListener("hashchange", () => {
     const h = parseHash(window.location.hash);
     if (h.layers) applyVisibleLayers(ctx, h.layers);
+    applyBase(ctx, h.base || ctx.cfg.default_base);
     if (h.view) ctx.map.setView([h.view.lat, h.view.lng], h.view.zoom);
   });
   const copyBtn = document.getElementById("pv-copy-link");
