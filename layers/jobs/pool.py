@@ -79,6 +79,8 @@ class JobHandle:
     error: PlanviewError | None = None
     future: Future[Any] = field(default_factory=Future)
     cancel_requested: bool = False
+    dispatched: bool = False  # taken off the queue by a dispatcher (its worker may still be starting)
+    stage: str | None = None  # what a running job reports it is doing (``progress()`` in the worker), or "saving"
 
     @property
     def is_finished(self) -> bool:
@@ -102,6 +104,8 @@ class JobHandle:
             "created": self.created, "started": self.started, "finished": self.finished,
             "elapsed_s": round((self.finished or now) - (self.started or self.created), 2),
         }
+        if self.stage is not None and not self.is_finished:
+            out["stage"] = self.stage
         if self.error is not None:
             out["error"] = {"code": self.error.code, "message": self.error.message}
         out.update(self.meta)
@@ -208,6 +212,19 @@ class JobPool:
     def cancel(self, job_id: str) -> None:
         self.get(job_id).cancel()
 
+    def position(self, handle: JobHandle) -> int | None:
+        """1 for the next queued job to start, 2 for the one after it...; None once it runs (or ended)."""
+        with self._lock:
+            if handle.state is not JobState.queued or handle.cancel_requested or handle.dispatched:
+                return None
+            ahead = 0
+            for job in self._jobs.values():  # submission order, which is the queue's order
+                if job is handle:
+                    return ahead + 1
+                if job.state is JobState.queued and not job.cancel_requested and not job.dispatched:
+                    ahead += 1
+        return None
+
     def stats(self) -> dict[str, int]:
         with self._lock:
             running = sum(1 for j in self._jobs.values() if j.state == JobState.running)
@@ -258,6 +275,7 @@ class JobPool:
                 with self._lock:
                     self._waiting -= 1
                     self._busy += 1
+                    handle.dispatched = True
                 try:
                     worker = self._take(worker, handle)
                 finally:
@@ -306,6 +324,15 @@ class JobPool:
             except (EOFError, OSError):
                 ready = True
             if ready:
+                try:
+                    status, payload = worker.conn.recv()
+                except (EOFError, OSError, Exception):  # noqa: BLE001 - a worker killed by the kernel (RLIMIT/OOM) or a bad pickle
+                    worker.kill()
+                    self._settle(handle, JobState.failed, error=self._limit_error("died"))
+                    return None
+                if status == "progress":  # the job said what it is doing; it goes on
+                    handle.stage = str(payload)[:40]
+                    continue
                 break
             reason = None
             if handle.cancel_requested:
@@ -325,12 +352,6 @@ class JobPool:
                 else:
                     self._settle(handle, JobState.failed, error=self._limit_error(reason))
                 return None
-        try:
-            status, payload = worker.conn.recv()
-        except (EOFError, OSError, Exception):  # noqa: BLE001 - a worker killed by the kernel (RLIMIT/OOM) or a bad pickle
-            worker.kill()
-            self._settle(handle, JobState.failed, error=self._limit_error("died"))
-            return None
         worker.jobs_done += 1
         if status == "ok":
             self._finish(handle, payload)
@@ -346,6 +367,7 @@ class JobPool:
             self._settle(handle, JobState.cancelled, error=_cancelled())
             return
         if handle.finish is not None:
+            handle.stage = "saving"
             try:
                 value = handle.finish(value)
             except PlanviewError as exc:

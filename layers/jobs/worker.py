@@ -6,11 +6,21 @@ forked from there starts with the heavy libraries already imported.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import signal
 from multiprocessing.connection import Connection
 from typing import Any
+
+_CONN: Connection | None = None  # the pipe to the pool while this process serves jobs
+
+
+def progress(stage: str) -> None:
+    """Tell the pool what the running job is doing now (shown on status pages); a no-op outside a worker."""
+    if _CONN is not None:
+        with contextlib.suppress(OSError, ValueError):
+            _CONN.send(("progress", stage))
 
 
 def _vsize_bytes() -> int:
@@ -39,6 +49,8 @@ def serve(conn: Connection, memory_mb: float) -> None:
     """Receive ``(fn, args, kwargs)``, answer ``("ok", result)`` / ``("error"|"memory", PlanviewError)``, repeat."""
     from layers.jobs.pool import worker_error
 
+    global _CONN
+    _CONN = conn
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the server; it stops us
     limit_memory(memory_mb)
     conn.send(("ready", os.getpid()))  # the job's clock starts now, not while the libraries load
