@@ -34,7 +34,7 @@ def app_pool(app: FastAPI) -> JobPool:
     if pool is None:
         settings: Settings = app.state.settings
         pool = shared_pool(workers=settings.job_workers, timeout_s=settings.job_timeout_s,
-                           memory_mb=settings.job_memory_mb, queue_size=settings.job_queue)
+                           memory_mb=settings.job_memory_mb, queue_size=settings.job_queue, nice=settings.job_nice)
         app.state.job_pool = pool
     return pool
 

@@ -42,3 +42,7 @@ def stages(names: list[str], pause: float) -> int:
         progress(name)
         time.sleep(pause)
     return len(names)
+
+
+def niceness() -> int:
+    return os.nice(0)

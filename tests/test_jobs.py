@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import make_settings
-from jobfns import add, crash, hog, pid, refuse, sleep, stages
+from jobfns import add, crash, hog, niceness, pid, refuse, sleep, stages
 from support import bearer, running_app, signed_in
 
 from geo.errors import Busy, InvalidInput, JobLimitExceeded
@@ -101,6 +101,17 @@ def test_a_running_job_reports_its_stages_and_a_queued_one_its_place(pool: JobPo
     assert {"reading", "analysing"} <= seen, seen
     assert running.result(5) == 2 and "stage" not in running.as_dict()  # a finished job has no stage
     assert queued.result(10) == 3 and pool.position(queued) is None
+
+
+def test_workers_run_below_the_servers_cpu_priority() -> None:
+    """Reads stay quick while jobs compute: the workers yield the CPU to the server's request threads."""
+    import os
+
+    lower = JobPool(workers=1, timeout_s=10, memory_mb=300, queue_size=1, nice=5)
+    try:
+        assert lower.run(niceness) == min(19, os.nice(0) + 5)
+    finally:
+        lower.close()
 
 
 # ---------------------------------------------------------------- through HTTP

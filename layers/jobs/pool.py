@@ -115,11 +115,11 @@ class JobHandle:
 class _Worker:
     """One worker process and the pipe to it."""
 
-    def __init__(self, ctx: Any, memory_mb: float) -> None:
+    def __init__(self, ctx: Any, memory_mb: float, nice: int = 0) -> None:
         from layers.jobs.worker import serve
 
         self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=serve, args=(child, memory_mb), daemon=True, name="planview-job")
+        self.process = ctx.Process(target=serve, args=(child, memory_mb, nice), daemon=True, name="planview-job")
         self.process.start()
         child.close()
         self.jobs_done = 0
@@ -149,14 +149,17 @@ class JobPool:
     """``workers`` processes, ``queue_size`` waiting jobs at most, limits per job.
 
     Workers are started lazily (the first job) and replaced after any job that
-    was killed or that left the worker above half its memory limit.
+    was killed or that left the worker above half its memory limit. They run
+    ``nice`` steps below this process's CPU priority, so when the cores are
+    busy the server's request threads (reading pages, layers, tiles) go first.
     """
 
     def __init__(self, *, workers: int = 2, timeout_s: float = 120.0, memory_mb: float = 2048.0,
-                 queue_size: int = 32, start_method: str | None = None) -> None:
+                 queue_size: int = 32, start_method: str | None = None, nice: int = 0) -> None:
         if workers < 1 or queue_size < 0:
             raise ValueError("workers >= 1 and queue_size >= 0")
         self.workers = workers
+        self.nice = nice
         self.timeout_s = timeout_s
         self.memory_mb = memory_mb
         self.queue_size = queue_size
@@ -294,7 +297,7 @@ class JobPool:
             if worker is not None:
                 worker.kill()
             try:
-                worker = _Worker(self._ctx, self.memory_mb)
+                worker = _Worker(self._ctx, self.memory_mb, self.nice)
             except (RuntimeError, OSError, EOFError) as exc:
                 log.error("could not start a job worker: %s", exc)
                 self._settle(handle, JobState.failed, error=Busy(
@@ -424,13 +427,14 @@ _SHARED: dict[tuple[Any, ...], JobPool] = {}
 _SHARED_LOCK = threading.Lock()
 
 
-def shared_pool(*, workers: int, timeout_s: float, memory_mb: float, queue_size: int) -> JobPool:
+def shared_pool(*, workers: int, timeout_s: float, memory_mb: float, queue_size: int, nice: int = 0) -> JobPool:
     """The process-wide pool for these limits (tests build many apps; they share one pool, not dozens)."""
-    key = (workers, timeout_s, memory_mb, queue_size)
+    key = (workers, timeout_s, memory_mb, queue_size, nice)
     with _SHARED_LOCK:
         pool = _SHARED.get(key)
         if pool is None or pool._closed:
-            pool = JobPool(workers=workers, timeout_s=timeout_s, memory_mb=memory_mb, queue_size=queue_size)
+            pool = JobPool(workers=workers, timeout_s=timeout_s, memory_mb=memory_mb, queue_size=queue_size,
+                           nice=nice)
             _SHARED[key] = pool
         return pool
 

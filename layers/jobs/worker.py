@@ -45,12 +45,20 @@ def limit_memory(memory_mb: float) -> None:
         pass  # not permitted here: the RSS watchdog in the pool still applies
 
 
-def serve(conn: Connection, memory_mb: float) -> None:
+def lower_priority(nice: int) -> None:
+    """Yield the CPU to the server: with ``nice`` > 0, request threads win when the cores are busy."""
+    if nice > 0:
+        with contextlib.suppress(OSError):
+            os.nice(nice)
+
+
+def serve(conn: Connection, memory_mb: float, nice: int = 0) -> None:
     """Receive ``(fn, args, kwargs)``, answer ``("ok", result)`` / ``("error"|"memory", PlanviewError)``, repeat."""
     from layers.jobs.pool import worker_error
 
     global _CONN
     _CONN = conn
+    lower_priority(nice)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the server; it stops us
     limit_memory(memory_mb)
     conn.send(("ready", os.getpid()))  # the job's clock starts now, not while the libraries load
