@@ -34,7 +34,7 @@ def app_pool(app: FastAPI) -> JobPool:
     if pool is None:
         settings: Settings = app.state.settings
         pool = shared_pool(workers=settings.job_workers, timeout_s=settings.job_timeout_s,
-                           memory_mb=settings.job_memory_mb, queue_size=settings.job_queue)
+                           memory_mb=settings.job_memory_mb, queue_size=settings.job_queue, nice=settings.job_nice)
         app.state.job_pool = pool
     return pool
 
@@ -64,10 +64,19 @@ def job_url(handle: JobHandle) -> str:
     return f"/api/jobs/{handle.id}"
 
 
-def accepted(handle: JobHandle) -> JSONResponse:
+def describe(pool: JobPool, handle: JobHandle) -> dict[str, Any]:
+    """The job as its status page shows it: state, stage, place in the queue, elapsed time, its URL."""
+    body = {**handle.as_dict(), "url": job_url(handle)}
+    position = pool.position(handle)
+    if position is not None:
+        body["position"] = position
+    return body
+
+
+def accepted(request: Request, handle: JobHandle) -> JSONResponse:
     """202 Accepted with the job's status URL (``Location`` and in the body)."""
     url = job_url(handle)
-    return JSONResponse({**handle.as_dict(), "url": url}, status_code=202,
+    return JSONResponse(describe(app_pool(request.app), handle), status_code=202,
                         headers={"Location": url, "Retry-After": "1"})
 
 
@@ -77,19 +86,38 @@ def wants_async(request: Request) -> bool:
     return "respond-async" in prefer or request.query_params.get("async") in ("1", "true")
 
 
-@router.get("/api/jobs/{job_id}")
-def job_status(job_id: str, request: Request) -> JSONResponse:
-    """A job's state (queued/running/done/failed/cancelled), elapsed time, error, and a result link when done.
-
-    Only the user who submitted the job (and admins) may see it; to anyone else it does not exist (404),
-    so job ids do not reveal others' uploads or imports."""
+def _own_job(request: Request, job_id: str) -> JobHandle:
+    """The job, if the caller submitted it (or is an admin); to anyone else it does not exist (404)."""
     handle = app_pool(request.app).get(job_id)
     principal = current_principal(request)
     if principal.role is not Role.ADMIN and (principal.name is None or handle.meta.get("owner") != principal.name):
         raise NotFound(f"任务 {job_id[:40]} 不存在或已过期 / job {job_id[:40]} not found or expired")
-    body = {**handle.as_dict(), "url": job_url(handle)}
-    status = 200
+    return handle
+
+
+def _status(request: Request, handle: JobHandle, status: int = 200) -> JSONResponse:
     headers = {"Cache-Control": "no-store"}
     if handle.state in (JobState.queued, JobState.running):
         headers["Retry-After"] = "1"
-    return JSONResponse(body, status_code=status, headers=headers)
+    return JSONResponse(describe(app_pool(request.app), handle), status_code=status, headers=headers)
+
+
+@router.get("/api/jobs/{job_id}")
+def job_status(job_id: str, request: Request) -> JSONResponse:
+    """A job's state (queued/running/done/failed/cancelled), ``stage`` while it runs (loading, reading,
+    analysing, saving), ``position`` in the queue while it waits, elapsed time, error, and a result link
+    when done.
+
+    Only the user who submitted the job (and admins) may see it; to anyone else it does not exist (404),
+    so job ids do not reveal others' uploads or imports."""
+    return _status(request, _own_job(request, job_id))
+
+
+@router.delete("/api/jobs/{job_id}", status_code=202)
+def cancel_job(job_id: str, request: Request) -> JSONResponse:
+    """Cancel one's own job (admins: any): a queued job never starts, a running one is stopped, nothing
+    is saved. 202: the job ends shortly (poll its URL); a job already finished is left as it was."""
+    handle = _own_job(request, job_id)
+    if not handle.is_finished:
+        handle.cancel()
+    return _status(request, handle, 202)

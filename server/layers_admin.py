@@ -155,7 +155,7 @@ async def api_import_layer(request: Request, settings: SettingsDep, catalogue: C
                       outcome=f"failed: {exc.code}")
         raise
     if jobs.wants_async(request):
-        return jobs.accepted(handle)
+        return jobs.accepted(request, handle)
     summary = await jobs.await_job(request, handle)
     return Response(dumps(summary), status_code=201, media_type="application/json",
                     headers={"Location": f"/api/layers/{summary['id']}"})

@@ -82,13 +82,9 @@ def basemap_origins(settings: Settings) -> list[str]:
     return sorted({origin for url, subdomains in templates for origin in _origins(url, subdomains)})
 
 
-# The map pages load Folium's measure tool (vendored leaflet-measure 3.1.0), which compiles its lodash
-# templates with Function() when it loads: those pages alone allow 'unsafe-eval' (still no inline script).
-EVAL_PATHS = ("/maps/",)
-
-
-def security_headers(settings: Settings, allow_eval: bool = False) -> list[tuple[bytes, bytes]]:
-    csp = content_security_policy(basemap_origins(settings), ["'unsafe-eval'"] if allow_eval else [])
+def security_headers(settings: Settings) -> list[tuple[bytes, bytes]]:
+    """The same headers for every page: no page needs eval (the map's measure tool is planview's own)."""
+    csp = content_security_policy(basemap_origins(settings))
     return [(b"content-security-policy", csp.encode("latin-1")),
             (b"x-content-type-options", b"nosniff"),
             (b"x-frame-options", b"SAMEORIGIN"),
@@ -96,24 +92,18 @@ def security_headers(settings: Settings, allow_eval: bool = False) -> list[tuple
 
 
 class SecurityHeaders:
-    """Adds the security headers to every response that does not set its own (``/docs`` sets a hashed CSP).
+    """Adds the security headers to every response that does not set its own (``/docs`` sets a hashed CSP)."""
 
-    Paths under ``eval_paths`` get ``eval_headers`` instead (see ``EVAL_PATHS``).
-    """
-
-    def __init__(self, app: ASGIApp, headers: Sequence[tuple[bytes, bytes]],
-                 eval_headers: Sequence[tuple[bytes, bytes]] = (), eval_paths: Sequence[str] = ()) -> None:
+    def __init__(self, app: ASGIApp, headers: Sequence[tuple[bytes, bytes]]) -> None:
         self.app = app
         self.headers = list(headers)
-        self.eval_headers = list(eval_headers) or self.headers
-        self.eval_paths = tuple(eval_paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
 
-        chosen = self.eval_headers if self.eval_paths and scope["path"].startswith(self.eval_paths) else self.headers
+        chosen = self.headers
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -260,7 +250,7 @@ class ReadOnlyCors:
 
 def install(app: FastAPI, settings: Settings) -> None:
     """Wrap the app's whole middleware stack (built lazily by Starlette) in the hygiene layers."""
-    headers, eval_headers = security_headers(settings), security_headers(settings, allow_eval=True)
+    headers = security_headers(settings)
     build_inner = app.build_middleware_stack
 
     def build() -> ASGIApp:
@@ -269,7 +259,7 @@ def install(app: FastAPI, settings: Settings) -> None:
         stack = HeadAsGet(stack)
         if settings.cors_origins:
             stack = ReadOnlyCors(stack, settings.cors_origins)
-        return SecurityHeaders(stack, headers, eval_headers, EVAL_PATHS)
+        return SecurityHeaders(stack, headers)
 
     app.build_middleware_stack = build  # type: ignore[method-assign]
 

@@ -291,7 +291,7 @@ async def post_overlay(request: Request, settings: SettingsDep, catalogue: Catal
     """
     if jobs.wants_async(request):
         upload = await read_upload(request, settings)
-        return jobs.accepted(_start_analysis(request, upload, settings, catalogue))
+        return jobs.accepted(request, _start_analysis(request, upload, settings, catalogue))
     workspace = await _process(request, settings, catalogue)
     return Response(dumps(workspace.report), status_code=201, media_type="application/json",
                     headers={"Location": f"/api/overlay/{workspace.id}"})

@@ -48,6 +48,7 @@ class Settings(BaseSettings):
     job_timeout_s: float = Field(default=60.0, gt=0)  # wall time per job; past it the worker is killed
     job_memory_mb: float = Field(default=1536.0, gt=0)  # per worker; past it the worker is killed and replaced
     job_queue: int = Field(default=32, ge=0)  # jobs waiting at most; more -> 503 with Retry-After
+    job_nice: int = Field(default=10, ge=0, le=19)  # workers' CPU priority below the server's: reads stay quick
     # Monitoring (监测评估预警): status from the progress ratio (progress made / progress planned by that year).
     # 正常 at or above monitor_normal_ratio, 滞后 down to monitor_warning_ratio, 预警 below it.
     monitor_normal_ratio: float = Field(default=1.0, gt=0, le=2)

@@ -32,3 +32,17 @@ def sleep(seconds: float) -> float:
 def hog(mb: int) -> int:
     blocks = [bytearray(1024 * 1024) for _ in range(mb)]  # touched: resident, not just reserved
     return len(blocks)
+
+
+def stages(names: list[str], pause: float) -> int:
+    """Report each stage (as an analysis reports reading/analysing), pausing after each."""
+    from layers.jobs.worker import progress
+
+    for name in names:
+        progress(name)
+        time.sleep(pause)
+    return len(names)
+
+
+def niceness() -> int:
+    return os.nice(0)

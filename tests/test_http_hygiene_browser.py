@@ -82,7 +82,7 @@ def tab(browser: Any, live_server: str) -> Iterator[Tab]:
 @pytest.mark.parametrize("map_id", MAP_IDS)
 def test_map_pages_draw_their_layers_under_the_policy(tab: Tab, map_id: str) -> None:
     page = tab.open(f"/maps/{map_id}")
-    page.wait_for_function("window.planview && window.planview.ready === true", timeout=30_000)
+    page.wait_for_selector("html[data-planview-ready='1']", state="attached", timeout=30_000)
     drawn = page.evaluate("document.querySelectorAll('path[class*=\"pv-layer-\"]').length")
     assert drawn > 0, f"{map_id}: no layer drawn"
     page.mouse.wheel(0, -300)  # zoom: labels and tiles load after the first view
@@ -140,3 +140,58 @@ def test_redoc_renders_offline(tab: Tab) -> None:
     # ReDoc's "API docs by Redocly" logo is an <img> from cdn.redoc.ly that hides itself on error:
     # the policy refuses it, which is the point (offline, no third-party request).
     tab.assert_clean("/redoc", expected=("img-src https://cdn.redoc.ly/redoc/logo-mini.svg",))
+
+
+# points in the map's free middle (container pixels), clear of the controls, the layer list and the legend
+MEASURE_LINE = [(250, 650), (400, 380), (580, 600)]
+MEASURE_BLOCK = [(260, 420), (560, 400), (580, 680), (280, 700)]
+
+
+def _click(page: Any, pixels: list[tuple[int, int]]) -> None:
+    box = page.locator(".folium-map").first.bounding_box()
+    for x, y in pixels:
+        page.mouse.click(box["x"] + x, box["y"] + y)
+        page.wait_for_timeout(120)
+
+
+def test_measure_tool_is_geodesic_and_needs_no_eval(tab: Tab) -> None:
+    """The map's own measure tool under the policy without 'unsafe-eval': distances within 0.5 % and areas
+    within 1 % of pyproj's geodesics on WGS84, in 米/公里 and 平方米/公顷/亩."""
+    from pyproj import Geod
+
+    response = tab.page.goto(tab.base + "/maps/yunyang")
+    assert response is not None and "'unsafe-eval'" not in response.headers["content-security-policy"]
+    page = tab.page
+    page.wait_for_selector("html[data-planview-ready='1']", state="attached", timeout=30_000)
+    page.evaluate("window.planview.map.setView([30.93, 108.70], 11, {animate: false})")  # 1 px ≈ 65 m
+    page.wait_for_timeout(300)
+    page.click(".pv-measure-toggle")
+    geod = Geod(ellps="WGS84")
+    result = page.locator(".pv-measure-result")
+
+    page.get_by_role("button", name="测距离").click()
+    _click(page, MEASURE_LINE)
+    clicked = page.evaluate("window.planview.measure.points()")  # [lat, lon] where the clicks landed
+    assert len(clicked) == 3
+    expected = geod.line_length([p[1] for p in clicked], [p[0] for p in clicked])
+    shown = float(result.get_attribute("data-meters"))
+    assert abs(shown - expected) / expected < 0.005, (shown, expected)
+    assert expected > 10_000 and "公里" in result.inner_text()
+
+    page.get_by_role("button", name="测面积").click()  # a new measurement
+    _click(page, MEASURE_BLOCK)
+    page.get_by_role("button", name="完成").click()
+    clicked = page.evaluate("window.planview.measure.points()")
+    assert len(clicked) == 4
+    area, perimeter = geod.polygon_area_perimeter([p[1] for p in clicked], [p[0] for p in clicked])
+    shown_area = float(result.get_attribute("data-square-meters"))
+    assert abs(shown_area - abs(area)) / abs(area) < 0.01, (shown_area, area)
+    assert abs(float(result.get_attribute("data-meters")) - perimeter) / perimeter < 0.005
+    text = result.inner_text()
+    assert "平方米" in text and "公顷" in text and "亩" in text, text
+    assert f"{abs(area) / 10_000:,.0f}"[:2] in text  # the figure the user reads is the measured one
+    page.mouse.click(10, 400)  # after 完成, clicks on the map add no points
+    assert len(page.evaluate("window.planview.measure.points()")) == 4
+    page.get_by_role("button", name="清除").click()
+    assert result.is_hidden()
+    tab.assert_clean("/maps/yunyang")

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import make_settings
-from jobfns import add, crash, hog, pid, refuse, sleep
+from jobfns import add, crash, hog, niceness, pid, refuse, sleep, stages
 from support import bearer, running_app, signed_in
 
 from geo.errors import Busy, InvalidInput, JobLimitExceeded
@@ -86,6 +86,34 @@ def test_cancelled_job_runs_no_finish(pool: JobPool) -> None:
     assert pool.get(done.id).as_dict()["state"] == "done"
 
 
+def test_a_running_job_reports_its_stages_and_a_queued_one_its_place(pool: JobPool) -> None:
+    running = pool.submit(stages, ["reading", "analysing"], 0.8)
+    queued = pool.submit(add, 1, 2)
+    deadline = time.time() + 5
+    while not running.dispatched and time.time() < deadline:  # a dispatcher takes the first job at once
+        time.sleep(0.01)
+    assert pool.position(queued) == 1 and queued.as_dict().get("stage") is None
+    seen = set()
+    deadline = time.time() + 20
+    while not running.is_finished and time.time() < deadline:
+        seen.add(running.as_dict().get("stage"))
+        time.sleep(0.05)
+    assert {"reading", "analysing"} <= seen, seen
+    assert running.result(5) == 2 and "stage" not in running.as_dict()  # a finished job has no stage
+    assert queued.result(10) == 3 and pool.position(queued) is None
+
+
+def test_workers_run_below_the_servers_cpu_priority() -> None:
+    """Reads stay quick while jobs compute: the workers yield the CPU to the server's request threads."""
+    import os
+
+    lower = JobPool(workers=1, timeout_s=10, memory_mb=300, queue_size=1, nice=5)
+    try:
+        assert lower.run(niceness) == min(19, os.nice(0) + 5)
+    finally:
+        lower.close()
+
+
 # ---------------------------------------------------------------- through HTTP
 
 GEOJSON = json.dumps({"type": "FeatureCollection", "features": [
@@ -141,3 +169,25 @@ def test_a_job_whose_client_left_is_cancelled_and_saves_nothing(tmp_path: Path) 
         assert uploads and uploads[-1].state == JobState.cancelled
         with httpx.Client(base_url=base, timeout=30, headers=auth) as c:
             assert c.get("/api/overlay").json()["workspaces"] == []
+
+
+def test_delete_cancels_ones_own_queued_job_only(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, job_workers=1, job_queue=4, job_timeout_s=25)
+    app = create_app(settings)
+    with signed_in(app, "甲") as owner, signed_in(app, "乙") as other:
+        blocker = app_pool(app).submit(sleep, 3)
+        time.sleep(0.3)
+        r = owner.post("/api/overlay?async=1", files={"file": ("s.geojson", GEOJSON)})
+        assert r.status_code == 202 and r.json()["state"] == "queued" and r.json()["position"] == 1, r.text
+        url = r.json()["url"]
+        assert other.delete(url).status_code == 404  # someone else's job does not exist for them
+        assert owner.get(url).json()["state"] == "queued"
+        r = owner.delete(url)
+        assert r.status_code == 202 and r.json()["url"] == url
+        blocker.result(10)
+        deadline = time.time() + 10
+        while (job := owner.get(url).json())["state"] not in ("cancelled", "failed", "done") and time.time() < deadline:
+            time.sleep(0.1)
+        assert job["state"] == "cancelled" and "取消" in job["error"]["message"], job
+        assert owner.get("/api/overlay").json()["workspaces"] == []  # nothing saved
+        assert owner.delete("/api/jobs/nope").status_code == 404

@@ -131,7 +131,7 @@ def test_map_page_is_offline_and_complete(client: TestClient, map_id: str) -> No
 def test_folium_class_assets_are_not_modified(client: TestClient) -> None:
     client.get("/maps/chongqing")
     assert folium.Map.default_js[0][1].startswith("https://")  # per-instance redirect, no global leak
-    assert folium.plugins.MeasureControl.default_js[0][1].startswith("https://")
+    assert folium.plugins.Fullscreen.default_js[0][1].startswith("https://")
 
 
 def test_unknown_map_is_a_chinese_404_with_link_home(client: TestClient) -> None:

@@ -4,7 +4,8 @@ Public API (web-free; the server maps the errors to HTTP)::
 
     from layers.jobs import shared_pool, JobHandle, JobState
 
-    pool = shared_pool(workers=2, timeout_s=60, memory_mb=1536, queue_size=16)
+    pool = shared_pool(workers=2, timeout_s=60, memory_mb=1536, queue_size=16, nice=10)
+        # nice: workers run below the server's CPU priority, so reads stay quick under load
     handle = pool.submit(fn, *args, label="export", finish=None, **kwargs)
         # fn: a module-level (picklable) function; args/kwargs picklable.
         # Raises geo.errors.Busy at once when the queue is full (-> 503 + Retry-After).
@@ -14,7 +15,9 @@ Public API (web-free; the server maps the errors to HTTP)::
     handle.result(timeout=None)             # the value, or raises the job's PlanviewError
     handle.future                           # concurrent.futures.Future (asyncio.wrap_future for async code)
     handle.cancel()                         # queued: never starts; running: worker killed
-    handle.as_dict()                        # for a status page: id, label, state, elapsed_s, error, meta...
+    handle.as_dict()                        # for a status page: id, label, state, stage, elapsed_s, error, meta...
+    pool.position(handle)                   # place in the queue (1 = next), None once it runs
+    # in a job: layers.jobs.worker.progress("reading") reports its stage (handle.stage) to the pool
     pool.get(job_id) -> JobHandle           # raises geo.errors.NotFound
     pool.run(fn, *args, timeout=None)       # submit + wait
 

@@ -79,6 +79,8 @@ class JobHandle:
     error: PlanviewError | None = None
     future: Future[Any] = field(default_factory=Future)
     cancel_requested: bool = False
+    dispatched: bool = False  # taken off the queue by a dispatcher (its worker may still be starting)
+    stage: str | None = None  # what a running job reports it is doing (``progress()`` in the worker), or "saving"
 
     @property
     def is_finished(self) -> bool:
@@ -102,6 +104,8 @@ class JobHandle:
             "created": self.created, "started": self.started, "finished": self.finished,
             "elapsed_s": round((self.finished or now) - (self.started or self.created), 2),
         }
+        if self.stage is not None and not self.is_finished:
+            out["stage"] = self.stage
         if self.error is not None:
             out["error"] = {"code": self.error.code, "message": self.error.message}
         out.update(self.meta)
@@ -111,11 +115,11 @@ class JobHandle:
 class _Worker:
     """One worker process and the pipe to it."""
 
-    def __init__(self, ctx: Any, memory_mb: float) -> None:
+    def __init__(self, ctx: Any, memory_mb: float, nice: int = 0) -> None:
         from layers.jobs.worker import serve
 
         self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=serve, args=(child, memory_mb), daemon=True, name="planview-job")
+        self.process = ctx.Process(target=serve, args=(child, memory_mb, nice), daemon=True, name="planview-job")
         self.process.start()
         child.close()
         self.jobs_done = 0
@@ -145,14 +149,17 @@ class JobPool:
     """``workers`` processes, ``queue_size`` waiting jobs at most, limits per job.
 
     Workers are started lazily (the first job) and replaced after any job that
-    was killed or that left the worker above half its memory limit.
+    was killed or that left the worker above half its memory limit. They run
+    ``nice`` steps below this process's CPU priority, so when the cores are
+    busy the server's request threads (reading pages, layers, tiles) go first.
     """
 
     def __init__(self, *, workers: int = 2, timeout_s: float = 120.0, memory_mb: float = 2048.0,
-                 queue_size: int = 32, start_method: str | None = None) -> None:
+                 queue_size: int = 32, start_method: str | None = None, nice: int = 0) -> None:
         if workers < 1 or queue_size < 0:
             raise ValueError("workers >= 1 and queue_size >= 0")
         self.workers = workers
+        self.nice = nice
         self.timeout_s = timeout_s
         self.memory_mb = memory_mb
         self.queue_size = queue_size
@@ -208,6 +215,19 @@ class JobPool:
     def cancel(self, job_id: str) -> None:
         self.get(job_id).cancel()
 
+    def position(self, handle: JobHandle) -> int | None:
+        """1 for the next queued job to start, 2 for the one after it...; None once it runs (or ended)."""
+        with self._lock:
+            if handle.state is not JobState.queued or handle.cancel_requested or handle.dispatched:
+                return None
+            ahead = 0
+            for job in self._jobs.values():  # submission order, which is the queue's order
+                if job is handle:
+                    return ahead + 1
+                if job.state is JobState.queued and not job.cancel_requested and not job.dispatched:
+                    ahead += 1
+        return None
+
     def stats(self) -> dict[str, int]:
         with self._lock:
             running = sum(1 for j in self._jobs.values() if j.state == JobState.running)
@@ -258,6 +278,7 @@ class JobPool:
                 with self._lock:
                     self._waiting -= 1
                     self._busy += 1
+                    handle.dispatched = True
                 try:
                     worker = self._take(worker, handle)
                 finally:
@@ -276,7 +297,7 @@ class JobPool:
             if worker is not None:
                 worker.kill()
             try:
-                worker = _Worker(self._ctx, self.memory_mb)
+                worker = _Worker(self._ctx, self.memory_mb, self.nice)
             except (RuntimeError, OSError, EOFError) as exc:
                 log.error("could not start a job worker: %s", exc)
                 self._settle(handle, JobState.failed, error=Busy(
@@ -306,6 +327,15 @@ class JobPool:
             except (EOFError, OSError):
                 ready = True
             if ready:
+                try:
+                    status, payload = worker.conn.recv()
+                except (EOFError, OSError, Exception):  # noqa: BLE001 - a worker killed by the kernel (RLIMIT/OOM) or a bad pickle
+                    worker.kill()
+                    self._settle(handle, JobState.failed, error=self._limit_error("died"))
+                    return None
+                if status == "progress":  # the job said what it is doing; it goes on
+                    handle.stage = str(payload)[:40]
+                    continue
                 break
             reason = None
             if handle.cancel_requested:
@@ -325,12 +355,6 @@ class JobPool:
                 else:
                     self._settle(handle, JobState.failed, error=self._limit_error(reason))
                 return None
-        try:
-            status, payload = worker.conn.recv()
-        except (EOFError, OSError, Exception):  # noqa: BLE001 - a worker killed by the kernel (RLIMIT/OOM) or a bad pickle
-            worker.kill()
-            self._settle(handle, JobState.failed, error=self._limit_error("died"))
-            return None
         worker.jobs_done += 1
         if status == "ok":
             self._finish(handle, payload)
@@ -346,6 +370,7 @@ class JobPool:
             self._settle(handle, JobState.cancelled, error=_cancelled())
             return
         if handle.finish is not None:
+            handle.stage = "saving"
             try:
                 value = handle.finish(value)
             except PlanviewError as exc:
@@ -402,13 +427,14 @@ _SHARED: dict[tuple[Any, ...], JobPool] = {}
 _SHARED_LOCK = threading.Lock()
 
 
-def shared_pool(*, workers: int, timeout_s: float, memory_mb: float, queue_size: int) -> JobPool:
+def shared_pool(*, workers: int, timeout_s: float, memory_mb: float, queue_size: int, nice: int = 0) -> JobPool:
     """The process-wide pool for these limits (tests build many apps; they share one pool, not dozens)."""
-    key = (workers, timeout_s, memory_mb, queue_size)
+    key = (workers, timeout_s, memory_mb, queue_size, nice)
     with _SHARED_LOCK:
         pool = _SHARED.get(key)
         if pool is None or pool._closed:
-            pool = JobPool(workers=workers, timeout_s=timeout_s, memory_mb=memory_mb, queue_size=queue_size)
+            pool = JobPool(workers=workers, timeout_s=timeout_s, memory_mb=memory_mb, queue_size=queue_size,
+                           nice=nice)
             _SHARED[key] = pool
         return pool
 

@@ -56,14 +56,17 @@ def analyse_upload_job(ref: CatalogueRef, data: bytes, filename: str, crs: str |
 
     With ``store``, the upload is also checked against the store's control layers (合规性审查)."""
     from layers.compliance import control_sources
+    from layers.jobs.worker import progress
     from layers.workspaces.service import analyse_upload
 
+    progress("loading")
     catalogue, _ = load(ref)
     control = []
     if store is not None:
         opened = store.open()
         control = control_sources(opened, opened.layers())
-    return analyse_upload(data, filename, catalogue, crs=crs, encoding=encoding, limits=limits, control=control)
+    return analyse_upload(data, filename, catalogue, crs=crs, encoding=encoding, limits=limits, control=control,
+                          on_stage=progress)
 
 
 def export_map_job(ref: CatalogueRef, map_id: str, options: ExportOptions, overlay: Overlay | None) -> Exported:

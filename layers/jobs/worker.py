@@ -6,11 +6,21 @@ forked from there starts with the heavy libraries already imported.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import signal
 from multiprocessing.connection import Connection
 from typing import Any
+
+_CONN: Connection | None = None  # the pipe to the pool while this process serves jobs
+
+
+def progress(stage: str) -> None:
+    """Tell the pool what the running job is doing now (shown on status pages); a no-op outside a worker."""
+    if _CONN is not None:
+        with contextlib.suppress(OSError, ValueError):
+            _CONN.send(("progress", stage))
 
 
 def _vsize_bytes() -> int:
@@ -35,10 +45,20 @@ def limit_memory(memory_mb: float) -> None:
         pass  # not permitted here: the RSS watchdog in the pool still applies
 
 
-def serve(conn: Connection, memory_mb: float) -> None:
+def lower_priority(nice: int) -> None:
+    """Yield the CPU to the server: with ``nice`` > 0, request threads win when the cores are busy."""
+    if nice > 0:
+        with contextlib.suppress(OSError):
+            os.nice(nice)
+
+
+def serve(conn: Connection, memory_mb: float, nice: int = 0) -> None:
     """Receive ``(fn, args, kwargs)``, answer ``("ok", result)`` / ``("error"|"memory", PlanviewError)``, repeat."""
     from layers.jobs.pool import worker_error
 
+    global _CONN
+    _CONN = conn
+    lower_priority(nice)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the server; it stops us
     limit_memory(memory_mb)
     conn.send(("ready", os.getpid()))  # the job's clock starts now, not while the libraries load

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -130,10 +130,14 @@ def build_report(ws_id: str, created: datetime, filename: str, data: bytes, site
 
 def analyse_upload(data: bytes, filename: str, catalogue: Catalogue, *, crs: str | None = None,
                    encoding: str | None = None, limits: ReadLimits | None = None,
-                   control: Sequence[ControlSource] = (), owner: str | None = None) -> Workspace:
-    """Read and analyse an upload into an unsaved :class:`Workspace`."""
+                   control: Sequence[ControlSource] = (), owner: str | None = None,
+                   on_stage: Callable[[str], None] | None = None) -> Workspace:
+    """Read and analyse an upload into an unsaved :class:`Workspace`; ``on_stage`` hears "reading", "analysing"."""
+    stage = on_stage or (lambda _: None)
     context = overlay_context(catalogue)
+    stage("reading")
     siteset = read_sites(data, filename, crs=crs, encoding=encoding, limits=limits, area=context.area)
+    stage("analysing")
     ws_id = new_workspace_id()
     created = datetime.now(UTC)
     report = build_report(ws_id, created, filename, data, siteset, context, control)

@@ -85,6 +85,7 @@ RIGHTS: dict[str, Right] = {
     "GET /api/export":                                 Right.VIEW,
     "GET /api/overlay":                                Right.VIEW,
     "GET /api/jobs/{job_id}":                          Right.VIEW,
+    "DELETE /api/jobs/{job_id}":                       Right.VIEW,  # cancel one's own job (owner-checked)
     "GET /api/overlay/{ref}":                          Right.VIEW,
     "GET /api/overlay/{workspace_id}/report.pdf":      Right.VIEW,
     "GET /overlay":                                    Right.VIEW,

@@ -38,9 +38,6 @@ LOCAL_ASSETS: dict[str, str | None] = {
     "awesome_rotate_css": None,
     "Control.Fullscreen.js": f"{VENDOR}/leaflet.fullscreen/Control.FullScreen.js",
     "Control.FullScreen.css": f"{VENDOR}/leaflet.fullscreen/Control.FullScreen.css",
-    # The zh-CN build of leaflet-measure (labels 测量, 公顷, 公里 …).
-    "leaflet_measure_js": f"{VENDOR}/leaflet-measure/leaflet-measure.cn.js",
-    "leaflet_measure_css": f"{VENDOR}/leaflet-measure/leaflet-measure.css",
     "Control_MousePosition_js": f"{VENDOR}/leaflet-mouse-position/L.Control.MousePosition.js",
     "Control_MousePosition_css": f"{VENDOR}/leaflet-mouse-position/L.Control.MousePosition.css",
 }

@@ -1,7 +1,7 @@
 """Build one interactive map page: a Folium map that embeds no geometry.
 
 Folium creates the Leaflet map, one empty ``FeatureGroup`` per layer (so the
-layer control lists them), the plugins (fullscreen, measure, mouse position)
+layer control lists them), the plugins (fullscreen, mouse position; the measure tool is static/planview/measure.js)
 and, if the operator enabled them, online tile layers. The geometry is *not*
 embedded: ``static/planview.js`` fetches ``/api/layers/{id}?zoom=N`` for each
 visible layer and fills the groups, re-fetching finer geometry on zoom. The
@@ -240,25 +240,6 @@ class _Boot(MacroElement):
         return "{" + ",".join(f"{script_json(k)}:{g.get_name()}" for k, g in self.bases.items()) + "}"
 
 
-class MeasureControl(plugins.MeasureControl):
-    """folium's MeasureControl (leaflet-measure) with its Leaflet >= 1.8 fix, minus the
-    issue-tracker URL folium leaves in a comment: the page names no external URL."""
-
-    _template = Template("""
-        {% macro script(this, kwargs) %}
-            L.Control.Measure.include({
-                // Leaflet >= 1.8 pans to the capture marker on focus; keep the map still.
-                _setCaptureMarkerIcon: function () {
-                    this._captureMarker.options.autoPanOnFocus = false;
-                    this._captureMarker.setIcon(L.divIcon({iconSize: this._map.getSize().multiplyBy(2)}));
-                },
-            });
-            var {{ this.get_name() }} = new L.Control.Measure({{ this.options|tojavascript }});
-            {{ this._parent.get_name() }}.addControl({{ this.get_name() }});
-        {% endmacro %}
-    """)
-
-
 def initial_zoom(bounds: tuple[float, float, float, float], width_px: int = 900, height_px: int = 700) -> int:
     """Web-Mercator zoom at which ``bounds`` fits a typical map pane (the page refits anyway)."""
     x0, y0, x1, y1 = bounds
@@ -347,11 +328,7 @@ def build_map_page(definition: MapDefinition, catalogue: Catalogue, options: Bas
         group.add_to(fmap)
         groups[lc["id"]] = group
     plugins.Fullscreen(position="topleft", title="全屏", title_cancel="退出全屏").add_to(fmap)
-    MeasureControl(
-        position="topleft", primary_length_unit="meters", secondary_length_unit="kilometers",
-        primary_area_unit="hectares", secondary_area_unit="sqkilometers",
-        units={"sqkilometers": {"factor": 1e-6, "display": "平方公里 (km²)", "decimals": 2}},
-    ).add_to(fmap)
+    # the measure tool is planview's own (static/planview/measure.js): geodesic, and no eval under the CSP
     plugins.MousePosition(position="bottomright", separator=", ", empty_string="经度, 纬度",
                           lng_first=True, num_digits=5, prefix="经纬度").add_to(fmap)
     control = folium.LayerControl(position="topright", collapsed=False)

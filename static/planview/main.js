@@ -11,6 +11,7 @@ import { featureHtml } from "./format.js";
 import { wireControls } from "./controls.js";
 import { wireLabels } from "./labels.js";
 import { buildLegend } from "./legend.js";
+import { wireMeasure } from "./measure.js";
 import { addNotice } from "./notices.js";
 import { loadIndicators, selectById, wirePanel } from "./panel.js";
 import { applyInitialView, scheduleLinks, wireLinks } from "./permalink.js";
@@ -67,6 +68,7 @@ export function start(map, groups, layerControl, bases) {
   const sheet = wireSheet(ctx);
   on(ctx, "select", () => sheet.showFeature());
   wireDraw(ctx, sheet);
+  wireMeasure(ctx);
   const labels = wireLabels(ctx);
   wireLinks(ctx);
   scheduleLinks(ctx);

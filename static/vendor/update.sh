@@ -15,7 +15,6 @@ trap 'rm -rf "$WORK"' EXIT
 PACKAGES=(
   "leaflet@1.9.4|BSD-2-Clause|LICENSE dist/leaflet.js dist/leaflet.css dist/images/layers.png dist/images/layers-2x.png dist/images/marker-icon.png dist/images/marker-icon-2x.png dist/images/marker-shadow.png"
   "leaflet.fullscreen@3.0.0|MIT|LICENSE Control.FullScreen.js Control.FullScreen.css icon-fullscreen.svg"
-  "leaflet-measure@3.1.0|MIT|LICENSE dist/leaflet-measure.cn.js dist/leaflet-measure.css dist/assets/cancel.png dist/assets/cancel_@2X.png dist/assets/check.png dist/assets/check_@2X.png dist/assets/focus.png dist/assets/focus_@2X.png dist/assets/rulers.png dist/assets/rulers_@2X.png dist/assets/start.png dist/assets/start_@2X.png dist/assets/trash.png dist/assets/trash_@2X.png"
   "leaflet-mouse-position@1.2.0|MIT|MIT-LICENCE.txt src/L.Control.MousePosition.js src/L.Control.MousePosition.css"
   "uplot@1.6.32|MIT|LICENSE dist/uPlot.esm.js dist/uPlot.min.css"
   # the licence (Beerware) and the licences of what the bundle includes (geojson-vt ISC, pbf and vector-tile BSD)
