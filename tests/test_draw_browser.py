@@ -43,8 +43,15 @@ def _draw_square(page: Any) -> None:
     # the square small in the middle of the map, clear of the layer control and the legend
     page.evaluate("pts => { const m = window.planview.map, b = L.latLngBounds(pts.map(p => [p[1], p[0]]));"
                   " m.setView(b.getCenter(), m.getBoundsZoom(b) - 2, {animate: false}); }", SQUARE)
-    page.wait_for_timeout(400)
     box = page.locator(".folium-map").first.bounding_box()
+    if box["width"] < 500:
+        # on a phone the toolbars fill the left half and Geoman's 完成/取消 row opens to the right of the
+        # polygon button, at mid-height: draw in the upper right quarter, clear of both
+        page.evaluate("([pts, tx, ty]) => { const m = window.planview.map;"
+                      " const c = m.latLngToContainerPoint(L.latLngBounds(pts.map(p => [p[1], p[0]])).getCenter());"
+                      " m.panBy([c.x - tx, c.y - ty], {animate: false}); }",
+                      [SQUARE, box["width"] * 0.68, box["height"] * 0.25])
+    page.wait_for_timeout(400)
     points = page.evaluate("pts => pts.map(p => { const c = window.planview.map.latLngToContainerPoint([p[1], p[0]]);"
                            " return [c.x, c.y]; })", SQUARE)
     for x, y in [*points, points[0]]:
