@@ -165,6 +165,32 @@ def test_geopackage_store_is_real(tmp_path: Path) -> None:
     assert pyogrio.read_info(tmp_path / "layers.gpkg", layer=summary["table"])["features"] == SIDE * SIDE
 
 
+def test_bulk_loaded_rtree_is_a_valid_sqlite_rtree(tmp_path: Path) -> None:
+    """The packed R-tree passes SQLite's own rtreecheck(), answers like a row-by-row one, and takes inserts."""
+    from layers.store.rtree import bulk_load
+
+    rng = np.random.default_rng(3)
+    n = 20_000
+    x, y, w = rng.uniform(108, 109, n), rng.uniform(30, 31, n), rng.uniform(0, 0.01, n)
+    boxes = np.column_stack([x, y, x + w, y + w])
+    ids = np.arange(1, n + 1, dtype=np.int64) * 7
+    with sqlite3.connect(tmp_path / "r.db") as conn:
+        for name in ("packed", "plain"):
+            conn.execute(f"CREATE VIRTUAL TABLE {name} USING rtree(id, minx, maxx, miny, maxy)")
+        bulk_load(conn, "packed", ids, boxes)
+        conn.executemany("INSERT INTO plain VALUES (?,?,?,?,?)",
+                         zip(ids.tolist(), x.tolist(), (x + w).tolist(), y.tolist(), (y + w).tolist(), strict=True))
+        assert conn.execute("SELECT rtreecheck('packed')").fetchone()[0] == "ok"
+        sql = "SELECT id FROM {} WHERE minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ? ORDER BY id"
+        for qx, qy in rng.uniform(0, 1, (50, 2)).tolist():
+            q = (108 + qx + 0.03, 108 + qx, 30 + qy + 0.03, 30 + qy)
+            assert conn.execute(sql.format("packed"), q).fetchall() == conn.execute(sql.format("plain"), q).fetchall()
+        conn.execute("INSERT INTO packed VALUES (1, 108.5, 108.6, 30.5, 30.6)")
+        assert conn.execute("SELECT rtreecheck('packed')").fetchone()[0] == "ok"
+        with pytest.raises(ValueError, match="not empty"):
+            bulk_load(conn, "packed", ids, boxes)
+
+
 def test_bad_input_is_refused(tmp_path: Path) -> None:
     src = write_format("gpkg", tmp_path)
     with pytest.raises(InvalidInput, match="class field"):
