@@ -239,6 +239,32 @@ def test_tiles_hold_the_right_features(kind: str, tmp_path: Path, request: pytes
         store.tile(layer, zl, xl, yl, ["DLMC"]))
 
 
+def test_dense_tiles_are_merged_per_class_with_honest_counts(tmp_path: Path) -> None:
+    """A tile of more features than COALESCE_OVER holds one feature per class, whose pv_count add up to the
+    features the tile stands for; a zoom further in, they are single features again."""
+    from layers.store.mvt import COALESCE_OVER, tile_bounds_lonlat
+
+    side = 40  # 1600 parcels of ~95 m in one ~3.8 km square
+    parcels(side).to_file(tmp_path / "dense.geojson")
+    import_layer(tmp_path / "dense.geojson", layer_id="dense", title="密", role="control", class_field="DLMC",
+                 class_defaults=CLASSES, gpkg_path=tmp_path / "l.gpkg")
+    store = open_layer_store(gpkg_path=tmp_path / "l.gpkg")
+    layer = store.layers()[0]
+    z = 14
+    x, y = tile_of(X0 + 0.02, Y0 + 0.02, z)
+    raw = store.query(layer, tile_bounds_lonlat(z, x, y, buffer=64), zoom=z)
+    assert len(raw) > COALESCE_OVER
+    feats = mapbox_vector_tile.decode(store.tile(layer, z, x, y, ["DLMC"]))["dense"]["features"]
+    assert sorted(f["properties"]["DLMC"] for f in feats) == sorted(set(parcels(side)["DLMC"]))
+    assert sum(f["properties"]["pv_count"] for f in feats) == len(raw)
+    assert all("id" not in f or not f["id"] for f in feats)
+    zi = 17
+    xi, yi = tile_of(X0 + 0.0205, Y0 + 0.0205, zi)
+    fine = mapbox_vector_tile.decode(store.tile(layer, zi, xi, yi, ["DLMC"]))["dense"]["features"]
+    assert 0 < len(fine) <= COALESCE_OVER and all(f["id"] for f in fine)
+    assert all("pv_count" not in f["properties"] for f in fine)
+
+
 def test_tiles_are_simplified_per_zoom(tmp_path: Path) -> None:
     circle = shapely.Point(108.9, 30.9).buffer(0.05, quad_segs=500)  # 2000 vertices, ~5 km radius
     gpd.GeoDataFrame({"name": ["圆"]}, geometry=[circle], crs="EPSG:4326").to_file(tmp_path / "c.geojson")

@@ -42,6 +42,7 @@ from layers.store.model import (
     StoredLayer,
     check_layer_id,
     minzoom,
+    style_columns,
     table_name,
 )
 from layers.store.mvt import BUFFER, encode_tile, tile_bounds_lonlat
@@ -330,4 +331,5 @@ class GeoPackageLayerStore:
         batch = self.query(layer, tile_bounds_lonlat(z, x, y, buffer=BUFFER), columns=cols, zoom=z,
                            limit=MAX_TILE_FEATURES)
         props = [{c: batch.columns[c][i] for c in cols} for i in range(len(batch))]
-        return encode_tile(layer.id, batch.geoms, batch.fids.tolist(), props, z, x, y)
+        return encode_tile(layer.id, batch.geoms, batch.fids.tolist(), props, z, x, y,
+                           coalesce_by=style_columns(layer.manifest, cols))

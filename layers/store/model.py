@@ -80,6 +80,16 @@ def minzoom(bounds: NDArray[np.float64]) -> NDArray[np.int16]:
     return np.clip(np.ceil(z), 0, MAX_ZOOM).astype(np.int16)  # type: ignore[no-any-return]
 
 
+def style_columns(manifest: LayerManifest, columns: list[str]) -> list[str]:
+    """The tile columns a feature's colour depends on (legend / control class field): what coalescing keeps."""
+    out = []
+    if manifest.legend and manifest.legend.field:
+        out.append(manifest.legend.field)
+    if manifest.control:
+        out.append(manifest.control.class_field)
+    return [c for c in dict.fromkeys(out) if c in columns]
+
+
 @dataclass(frozen=True)
 class StoredLayer:
     """One version of one stored layer (its manifest and where its features are)."""
