@@ -244,10 +244,10 @@ class GeoPackageLayerStore:
         bounds = np.concatenate(all_bounds) if all_bounds else np.empty((0, 4))
         mz = np.concatenate(all_mz) if all_mz else np.empty(0, dtype=np.int16)
         # the R-trees are built once, after the rows, packed (Sort-Tile-Recursive) rather than row by row
-        fids = np.arange(1, count + 1, dtype=np.int64)
-        bulk_load(conn, "rtree_" + table + "_geom", fids, bounds)
-        ov = mz < DETAIL_ZOOM
-        bulk_load(conn, "rtree_" + overview + "_geom", fids[ov], bounds[ov])
+        all_fids = np.arange(1, count + 1, dtype=np.int64)
+        bulk_load(conn, "rtree_" + table + "_geom", all_fids, bounds)
+        visible = mz < DETAIL_ZOOM
+        bulk_load(conn, "rtree_" + overview + "_geom", all_fids[visible], bounds[visible])
         total = (np.array([bounds[:, 0].min(), bounds[:, 1].min(), bounds[:, 2].max(), bounds[:, 3].max()])
                  if count else np.zeros(4))
         bbox: Bbox = tuple(float(v) for v in total) if count else (0.0, 0.0, 0.0, 0.0)  # type: ignore[assignment]
@@ -290,6 +290,38 @@ class GeoPackageLayerStore:
         except sqlite3.Error as exc:
             raise StorageError("读取图层失败 / reading the layer failed", detail=str(exc)) from exc
         return self._batch(rows, cols)
+
+    def page(self, layer: StoredLayer, bbox: Bbox | None, after: int, limit: int,
+             columns: Iterable[str] = ()) -> FeatureBatch:
+        cols = [c for c in columns if c in layer.fields]
+        if bbox is None:
+            select = "".join(f", t.{quote(c)}" for c in cols)
+            sql = f"SELECT t.fid, t.geom{select} FROM {quote(layer.table)} t WHERE t.fid > ? ORDER BY t.fid LIMIT ?"
+            params: tuple[Any, ...] = (int(after), int(limit))
+        else:
+            x0, y0, x1, y1 = bbox
+            sql = self._select(layer.table, cols, " AND t.fid > ?") + " ORDER BY t.fid LIMIT ?"
+            params = (x1, x0, y1, y0, int(after), int(limit))
+        try:
+            rows = self._reader().execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise StorageError("读取图层失败 / reading the layer failed", detail=str(exc)) from exc
+        return self._batch(rows, cols)
+
+    def inspect(self, layer: StoredLayer) -> dict[str, Any]:
+        conn = self._reader()
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        rtree = "rtree_" + layer.table + "_geom"
+        facts: dict[str, Any] = {"table": layer.table in tables, "rows": None, "index": rtree in tables,
+                                 "index_rows": None, "contents_bbox": None}
+        if facts["table"]:
+            facts["rows"] = conn.execute(f"SELECT count(*) FROM {quote(layer.table)}").fetchone()[0]
+            row = conn.execute("SELECT min_x, min_y, max_x, max_y FROM gpkg_contents WHERE table_name = ?",
+                               (layer.table,)).fetchone()
+            facts["contents_bbox"] = tuple(float(v or 0) for v in row) if row else None
+        if facts["index"]:
+            facts["index_rows"] = conn.execute(f"SELECT count(*) FROM {quote(rtree + '_rowid')}").fetchone()[0]
+        return facts
 
     def candidates(self, layer: StoredLayer, boxes: NDArray[np.float64], columns: Iterable[str] = ()
                    ) -> tuple[NDArray[np.intp], NDArray[np.intp], FeatureBatch]:

@@ -152,6 +152,15 @@ class LayerStore(Protocol):
         """Index hits of each box (rows of ``boxes``): (box index, feature index into the batch) per hit, and the
         distinct features hit, read once."""
 
+    def page(self, layer: StoredLayer, bbox: Bbox | None, after: int, limit: int,
+             columns: Iterable[str] = ()) -> FeatureBatch:
+        """Up to ``limit`` features with ``fid > after``, in fid order, whose bbox meets ``bbox`` (index only;
+        all when None): keyset paging for OGC API – Features. Fids of a version are 1..N."""
+
+    def inspect(self, layer: StoredLayer) -> dict[str, Any]:
+        """What ``planview layers check`` verifies: ``table`` (exists), ``rows``, ``index`` (exists),
+        ``index_rows`` (entries, where the index can tell cheaply), ``contents_bbox`` (GeoPackage)."""
+
     def feature(self, layer: StoredLayer, fid: int) -> dict[str, Any]:
         """One feature as a GeoJSON Feature (attributes fetched by id); NotFound when absent."""
 

@@ -209,6 +209,31 @@ class PostgisLayerStore:
             rows = conn.execute(query, bbox).fetchall()
         return _batch(rows, cols)
 
+    def page(self, layer: StoredLayer, bbox: Bbox | None, after: int, limit: int,
+             columns: Iterable[str] = ()) -> FeatureBatch:
+        cols = [c for c in columns if c in layer.fields]
+        where = sql.SQL(" AND geom && ST_MakeEnvelope(%s,%s,%s,%s,4326)") if bbox is not None else sql.SQL("")
+        query = sql.SQL("SELECT fid, ST_AsBinary(geom){} FROM {} WHERE fid > %s{} ORDER BY fid LIMIT %s").format(
+            sql.SQL("").join(sql.SQL(", {}").format(sql.Identifier(c)) for c in cols), self._table(layer.table), where)
+        with self._conn() as conn:
+            rows = conn.execute(query, (int(after), *(bbox or ()), int(limit))).fetchall()
+        return _batch(rows, cols)
+
+    def inspect(self, layer: StoredLayer) -> dict[str, Any]:
+        with self._conn() as conn:
+            exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL",
+                                  (f'"{self.schema}"."{layer.table}"',)).fetchone()
+            facts: dict[str, Any] = {"table": bool(exists and exists[0]), "rows": None, "index": False,
+                                     "index_rows": None, "contents_bbox": None}
+            if facts["table"]:
+                row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(self._table(layer.table))).fetchone()
+                facts["rows"] = int(row[0]) if row else None
+                gist = conn.execute("SELECT count(*) FROM pg_indexes WHERE schemaname = %s AND tablename = %s"
+                                    " AND indexdef ILIKE '%%USING gist (geom)%%' AND indexdef NOT ILIKE '%%WHERE%%'",
+                                    (self.schema, layer.table)).fetchone()
+                facts["index"] = bool(gist and gist[0])
+        return facts
+
     def candidates(self, layer: StoredLayer, boxes: NDArray[np.float64], columns: Iterable[str] = ()
                    ) -> tuple[NDArray[np.intp], NDArray[np.intp], FeatureBatch]:
         cols = [c for c in columns if c in layer.fields]
