@@ -59,7 +59,7 @@ META = """CREATE TABLE IF NOT EXISTS planview_layers (
 EXTENSIONS = """CREATE TABLE IF NOT EXISTS gpkg_extensions (
     table_name TEXT, column_name TEXT, extension_name TEXT NOT NULL, definition TEXT NOT NULL,
     scope TEXT NOT NULL, CONSTRAINT ge_tce UNIQUE (table_name, column_name, extension_name))"""
-IMPORT_CACHE_KB = 512 * 1024  # SQLite page cache of an import transaction (KiB)
+IMPORT_CACHE_KB = 64 * 1024  # SQLite page cache of an import transaction (KiB)
 CHUNK = 900  # ids per IN (...) list (SQLite's default variable limit is 999)
 
 
