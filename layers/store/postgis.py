@@ -242,9 +242,8 @@ class PostgisLayerStore:
             return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.intp), _batch([], cols)
         query = sql.SQL(
             "WITH boxes AS (SELECT i, ST_MakeEnvelope(x0, y0, x1, y1, 4326) AS env FROM"
-            " unnest(%s::int[], %s::float8[], %s::float8[], %s::float8[], %s::float8[]) AS u(i, x0, y0, x1, y1)),"
-            " hits AS (SELECT boxes.i, t.fid FROM boxes JOIN {t} t ON t.geom && boxes.env)"
-            " SELECT hits.i, t.fid, ST_AsBinary(t.geom){cols} FROM hits JOIN {t} t USING (fid) ORDER BY t.fid"
+            " unnest(%s::int[], %s::float8[], %s::float8[], %s::float8[], %s::float8[]) AS u(i, x0, y0, x1, y1))"
+            " SELECT boxes.i, t.fid, ST_AsBinary(t.geom){cols} FROM boxes JOIN {t} t ON t.geom && boxes.env"
         ).format(t=self._table(layer.table),
                  cols=sql.SQL("").join(sql.SQL(", t.{}").format(sql.Identifier(c)) for c in cols))
         with self._conn() as conn:
