@@ -263,6 +263,14 @@ def test_dense_tiles_are_merged_per_class_with_honest_counts(tmp_path: Path) -> 
     fine = mapbox_vector_tile.decode(store.tile(layer, zi, xi, yi, ["DLMC"]))["dense"]["features"]
     assert 0 < len(fine) <= COALESCE_OVER and all(f["id"] for f in fine)
     assert all("pv_count" not in f["properties"] for f in fine)
+    # points are never merged: a dense tile of points keeps every one, with its id
+    pts = parcels(side).assign(geometry=lambda g: g.geometry.centroid)
+    pts.to_file(tmp_path / "pts.geojson")
+    import_layer(tmp_path / "pts.geojson", layer_id="pts", title="点", gpkg_path=tmp_path / "l.gpkg")
+    player = next(s for s in store.layers() if s.id == "pts")
+    praw = store.query(player, tile_bounds_lonlat(z, x, y, buffer=64), zoom=z)
+    pfeats = mapbox_vector_tile.decode(store.tile(player, z, x, y, ["DLMC"]))["pts"]["features"]
+    assert len(praw) > COALESCE_OVER and len(pfeats) == len(praw) and all(f["id"] for f in pfeats)
 
 
 def test_tiles_are_simplified_per_zoom(tmp_path: Path) -> None:

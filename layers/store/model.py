@@ -13,7 +13,7 @@ feature or a site check needs them. So a server starts in the same time with
 10⁶ polygons in the store as with none.
 
 Each feature row carries ``pv_minzoom``: the lowest Web-Mercator zoom at which
-its bounding box spans :data:`MIN_PIXELS` screen pixels. Below it a feature
+its bounding box spans :data:`MIN_PIXELS` screen pixels (a point: 0). Below it a feature
 is smaller than a few pixels and tiles leave it out (as ``ST_AsMVTGeom``
 collapses it, and as tippecanoe drops it); features visible below
 :data:`DETAIL_ZOOM` are also copied to a small *overview* table so that
@@ -77,6 +77,7 @@ def minzoom(bounds: NDArray[np.float64]) -> NDArray[np.int16]:
     # metres per pixel at zoom z and latitude φ: EARTH_M·cos φ / (256·2^z)  ⇒  z = log2(EARTH_M·cos φ·px / (256·size))
     with np.errstate(divide="ignore"):
         z = np.log2(EARTH_M * np.cos(lat) * MIN_PIXELS / (256.0 * np.maximum(size_m, 1e-3)))
+    z = np.where(size_m > 0, z, 0)  # a point has no size: visible at every zoom (tiles cap the count)
     return np.clip(np.ceil(z), 0, MAX_ZOOM).astype(np.int16)  # type: ignore[no-any-return]
 
 

@@ -89,15 +89,18 @@ def encode_tile(layer_name: str, geoms: NDArray[np.object_], fids: Sequence[Any]
     local = shapely.remove_repeated_points(shapely.transform(local, np.round))
     local = shapely.orient_polygons(local, exterior_cw=False)
     keep = ~(shapely.is_empty(local) | shapely.is_missing(local))
-    if coalesce_by is not None and int(keep.sum()) > coalesce_over:
-        return _encode(layer_name, _coalesced(local[keep], [properties[i] for i in np.flatnonzero(keep).tolist()],
-                                              list(coalesce_by)))
+    merged: list[dict[str, Any]] = []
+    polygonal = keep & np.isin(shapely.get_type_id(local), (3, 6))
+    if coalesce_by is not None and int(polygonal.sum()) > coalesce_over:  # points and lines stay single
+        idx = np.flatnonzero(polygonal).tolist()
+        merged = _coalesced(local[idx], [properties[i] for i in idx], list(coalesce_by))
+        keep &= ~polygonal
     features = [
         {"geometry": local[i], "properties": {k: v for k, v in properties[i].items() if v is not None},
          "id": int(fids[i])}
         for i in np.flatnonzero(keep).tolist()
     ]
-    return _encode(layer_name, features)
+    return _encode(layer_name, merged + features)
 
 
 def _coalesced(local: NDArray[np.object_], properties: list[dict[str, Any]], by: list[str]) -> list[dict[str, Any]]:
@@ -111,10 +114,11 @@ def _coalesced(local: NDArray[np.object_], properties: list[dict[str, Any]], by:
         if not shapely.is_valid(merged):  # the input was not a clean coverage (overlaps): repair, still cheap
             merged = shapely.make_valid(merged, method="structure", keep_collapsed=False)
         merged = shapely.remove_repeated_points(shapely.transform(shapely.simplify(merged, 1.0), np.round))
-        merged = shapely.orient_polygons(shapely.make_valid(merged, method="structure", keep_collapsed=False),
-                                         exterior_cw=False)
-        if shapely.is_empty(merged):
+        merged = shapely.make_valid(merged, method="structure", keep_collapsed=False)
+        polys = [g for g in shapely.get_parts(shapely.get_parts(merged)) if shapely.get_type_id(g) == 3]
+        if not polys:
             continue
+        merged = shapely.orient_polygons(shapely.multipolygons(polys), exterior_cw=False)
         props = {c: v for c, v in zip(by, key, strict=True) if v is not None}
         props["pv_count"] = len(idx)
         out.append({"geometry": merged, "properties": props})
