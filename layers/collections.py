@@ -9,10 +9,15 @@ when both occur, so the declared type is exact. Rings are RFC 7946-oriented.
 
 The map itself keeps reading ``/api/layers/{id}`` (one mixed layer); this
 module serves only the interoperable view.
+
+Stored layers (the layer store, 10⁵–10⁶ features) are collections too
+(:class:`StoredCollection`), under their layer id: never loaded whole, each
+page read through the store's index (R-tree / GiST) in ``fid`` order.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -21,8 +26,9 @@ import numpy as np
 import shapely
 
 from geo.errors import NotFound
-from geo.geometry_types import FAMILIES, FAMILY_LABEL_ZH, Family, declared_type, orient_rfc7946, promote
+from geo.geometry_types import FAMILIES, FAMILY_LABEL_ZH, FAMILY_OF, MULTI, Family, declared_type, orient_rfc7946, promote
 from layers.catalogue import Bbox, Catalogue, Layer, jsonable
+from layers.store.model import LayerStore, StoredLayer
 
 # shapely type ids: 0 Point, 1 LineString, 2 LinearRing, 3 Polygon, 4 MultiPoint, 5 MultiLineString, 6 MultiPolygon
 FAMILY_TYPE_IDS: dict[Family, list[int]] = {"point": [0, 4], "line": [1, 2, 5], "polygon": [3, 6]}
@@ -69,6 +75,14 @@ class Collection:
     def ids(self) -> list[str]:
         key = self.layer.manifest.key
         return [str(jsonable(p[key])) for p in self.properties]
+
+    @property
+    def feature_count(self) -> int:
+        return len(self.rows)
+
+    @property
+    def schema(self) -> dict[str, str]:
+        return self.layer.schema
 
     def select(self, bbox: Bbox | None) -> list[int]:
         """Positions (within this collection) of features intersecting a CRS84 box, in layer order."""
@@ -127,3 +141,101 @@ class Collections:
                            f" type into the collections {parts}")
         self.catalogue.get(collection_id)  # raises DataError for a failed layer
         raise NotFound(f"没有要素集合 {collection_id!r} / unknown collection {collection_id!r}")
+
+
+STORE_TYPES = {"POINT": "Point", "MULTIPOINT": "MultiPoint", "LINESTRING": "LineString",
+               "MULTILINESTRING": "MultiLineString", "POLYGON": "Polygon", "MULTIPOLYGON": "MultiPolygon"}
+SAMPLE = 2000  # features looked at to declare the type of a layer the store recorded as mixed (GEOMETRY)
+CHUNK = 2000  # features read per index query while filtering a bbox page exactly
+
+
+@dataclass(eq=False)
+class StoredPage:
+    fids: list[int]
+    geometries: list[Any]  # promoted to the declared type, RFC 7946-oriented
+    properties: list[dict[str, Any]]
+    matched: int | None  # known without a bbox (the layer's count); with one, finding it would read every hit
+    more: bool
+
+
+@dataclass(eq=False)
+class StoredCollection:
+    """One stored layer as a collection: pages read through the store's index, exact ``intersects`` for bbox."""
+
+    layer: StoredLayer
+    store: LayerStore
+
+    @property
+    def id(self) -> str:
+        return self.layer.id
+
+    @property
+    def title(self) -> str:
+        return self.layer.manifest.title
+
+    @property
+    def bbox(self) -> Bbox:
+        return self.layer.bbox
+
+    @property
+    def feature_count(self) -> int:
+        return self.layer.feature_count
+
+    @property
+    def schema(self) -> dict[str, str]:
+        return self.layer.fields
+
+    @cached_property
+    def geometry_type(self) -> str:
+        """The store's recorded type; for a mixed one, the multi type of the family a sample shows."""
+        if self.layer.geometry_type in STORE_TYPES:
+            return STORE_TYPES[self.layer.geometry_type]
+        sample = self.store.page(self.layer, None, 0, SAMPLE)
+        families = [FAMILY_OF.get(g.geom_type, "polygon") for g in sample.geoms]
+        fam: Family = max(set(families), key=families.count) if families else "polygon"
+        return MULTI[fam]
+
+    def etag(self, *params: object) -> str:
+        return hashlib.sha256(repr((self.layer.etag_seed, params)).encode()).hexdigest()[:32]
+
+    def _finish(self, geoms: Any) -> list[Any]:
+        return list(orient_rfc7946(np.asarray(promote(list(geoms), self.geometry_type), dtype=object)))
+
+    def page(self, bbox: Bbox | None, offset: int, limit: int) -> StoredPage:
+        """Features ``offset`` … ``offset + limit`` (in fid order) of those meeting ``bbox`` (CRS84)."""
+        cols = list(self.layer.fields)
+        if bbox is None:  # fids are 1..N: the offset is a key, no scan
+            batch = self.store.page(self.layer, None, offset, limit + 1, cols)
+            n = min(limit, len(batch))
+            return StoredPage(fids=batch.fids[:n].tolist(), geometries=self._finish(batch.geoms[:n]),
+                              properties=[{c: batch.columns[c][i] for c in cols} for i in range(n)],
+                              matched=self.layer.feature_count, more=len(batch) > limit)
+        box = shapely.box(*bbox)
+        fids: list[int] = []
+        geoms: list[Any] = []
+        props: list[dict[str, Any]] = []
+        skip, after = offset, 0
+        while True:
+            batch = self.store.page(self.layer, bbox, after, CHUNK, cols)
+            if len(batch) == 0:
+                return StoredPage(fids, self._finish(geoms), props, None, False)
+            hits = np.flatnonzero(shapely.intersects(batch.geoms, box)).tolist()
+            for i in hits:
+                if skip:
+                    skip -= 1
+                    continue
+                if len(fids) == limit:
+                    return StoredPage(fids, self._finish(geoms), props, None, True)
+                fids.append(int(batch.fids[i]))
+                geoms.append(batch.geoms[i])
+                props.append({c: batch.columns[c][i] for c in cols})
+            after = int(batch.fids[-1])
+
+    def feature(self, feature_id: str) -> tuple[int, Any, dict[str, Any]]:
+        if not feature_id.isdigit():
+            raise NotFound(f"{self.id} 中没有要素 {feature_id!r} / no feature {feature_id!r} in {self.id}")
+        cols = list(self.layer.fields)
+        batch = self.store.page(self.layer, None, int(feature_id) - 1, 1, cols)
+        if len(batch) == 0 or int(batch.fids[0]) != int(feature_id):
+            raise NotFound(f"{self.id} 中没有要素 {feature_id!r} / no feature {feature_id!r} in {self.id}")
+        return int(batch.fids[0]), self._finish(batch.geoms)[0], {c: batch.columns[c][0] for c in cols}

@@ -39,6 +39,13 @@ def _layers_check(args: argparse.Namespace, settings: Settings) -> int:
     from layers.check import check_all
 
     problems = check_all(settings.data_dir, settings.build_dir, settings.plans_dir)
+    if settings.database_url or settings.layer_store_gpkg.exists():
+        from layers.store import open_layer_store
+        from layers.store.check import store_problems
+
+        store = open_layer_store(gpkg_path=settings.layer_store_gpkg, database_url=settings.database_url,
+                                 schema=settings.layer_store_schema)
+        problems += store_problems(store)
     for p in problems:
         print(f"PROBLEM {p}")
     print(f"{len(problems)} problem(s)")

@@ -31,7 +31,7 @@ from geo import crs_uri
 from geo.errors import InvalidInput
 from geo.geometry_types import SCHEMA_FORMAT
 from layers.catalogue import Bbox, jsonable, parse_bbox
-from layers.collections import Collection, Collections
+from layers.collections import Collection, Collections, StoredCollection
 from server.ogc_openapi import OPENAPI_MEDIA_TYPE, openapi_document
 from server.responses import GEOJSON, cached_json, dumps
 
@@ -70,6 +70,31 @@ def collections_for(request: Request) -> Collections:
         cols = Collections(state.catalogue)
         state.ogc_collections = cols
     return cols
+
+
+AnyCollection = Collection | StoredCollection
+
+
+def stored_collections(request: Request) -> list[StoredCollection]:
+    registry = request.app.state.stored_layers
+    return [StoredCollection(layer, registry.store) for layer in registry.all()]
+
+
+def all_collections(request: Request) -> list[AnyCollection]:
+    """Catalogue collections, then the layer store's (a stored id never shadows a catalogue one)."""
+    cols: list[AnyCollection] = list(collections_for(request).ordered())
+    taken = {c.id for c in cols} | set(request.app.state.catalogue.layers)
+    return cols + [c for c in stored_collections(request) if c.id not in taken]
+
+
+def get_collection(request: Request, collection_id: str) -> AnyCollection:
+    cols = collections_for(request)
+    if collection_id not in cols.catalogue.layers:
+        registry = request.app.state.stored_layers
+        layer = registry.find(collection_id)
+        if layer is not None and not any(c.id == collection_id for c in cols.ordered()):
+            return StoredCollection(layer, registry.store)
+    return cols.get(collection_id)
 
 
 def _base(request: Request) -> str:
@@ -130,7 +155,7 @@ def _links(href: str, kind: str = JSON) -> list[dict[str, str]]:
     ]
 
 
-def licence_link(col: Collection, base: str) -> dict[str, str]:
+def licence_link(col: AnyCollection, base: str) -> dict[str, str]:
     """Where the data's terms are: CC BY 4.0 for GeoNames, else the layer's own source note."""
     m = col.layer.manifest
     if "GeoNames" in m.geometry_source:
@@ -139,8 +164,12 @@ def licence_link(col: Collection, base: str) -> dict[str, str]:
             "href": f"{base}/collections/{col.id}?f=html#licence"}
 
 
-def licence_text(col: Collection) -> str:
+def licence_text(col: AnyCollection) -> str:
     m = col.layer.manifest
+    if isinstance(col, StoredCollection):
+        prov = m.provenance or {}
+        return (f"导入自 {prov.get('file', '?')}（SHA-256 {str(prov.get('sha256', '?'))[:16]}…），权利属数据提供方 / "
+                f"imported from {prov.get('file', '?')}; rights with the data's provider")
     if "GeoNames" in m.geometry_source:
         return "GeoNames 数据，CC BY 4.0（© GeoNames）/ GeoNames data, CC BY 4.0"
     if "cnmaps" in m.geometry_source or "高德" in m.geometry_source:
@@ -151,7 +180,7 @@ def licence_text(col: Collection) -> str:
             "government plan documents; schematic geometry drawn by planview (MIT), not a legal boundary")
 
 
-def collection_json(col: Collection, base: str) -> dict[str, Any]:
+def collection_json(col: AnyCollection, base: str) -> dict[str, Any]:
     m = col.layer.manifest
     href = f"{base}/collections/{col.id}"
     x0, y0, x1, y1 = col.bbox
@@ -160,7 +189,8 @@ def collection_json(col: Collection, base: str) -> dict[str, Any]:
         "crs": crs_uri.crs_uris(), "storageCrs": crs_uri.CRS84_URI,
         "extent": {"spatial": {"bbox": [[x0, y0, x1, y1]], "crs": crs_uri.CRS84_URI}},
         "planview": {"layer": m.id, "geometryType": col.geometry_type, "precision": m.precision,
-                     "geometrySource": m.geometry_source, "featureCount": len(col.rows)},
+                     "geometrySource": m.geometry_source, "featureCount": col.feature_count,
+                     "stored": isinstance(col, StoredCollection)},
         "links": [
             *_links(href),
             {"rel": "items", "type": GEOJSON, "title": "要素 (GeoJSON)", "href": f"{href}/items"},
@@ -176,14 +206,16 @@ _JSON_TYPE = {"string": "string", "integer": "integer", "number": "number", "boo
               "array": "array", "object": "object"}
 
 
-def feature_schema(col: Collection, href: str, queryables_only: bool) -> dict[str, Any]:
+def feature_schema(col: AnyCollection, href: str, queryables_only: bool) -> dict[str, Any]:
     """JSON Schema (2020-12) of a collection's features; the geometry type is declared exactly."""
     m = col.layer.manifest
     props: dict[str, Any] = {
         "geometry": {"title": "几何", "format": SCHEMA_FORMAT[col.geometry_type],
                      "x-ogc-role": "primary-geometry"},
     }
-    for name, kind in col.layer.schema.items():
+    if isinstance(col, StoredCollection):
+        props["fid"] = {"type": "integer", "x-ogc-role": "id", "title": "要素编号 / feature id"}
+    for name, kind in col.schema.items():
         if queryables_only and kind not in ("string", "integer", "number", "boolean"):
             continue
         entry: dict[str, Any] = {"type": _JSON_TYPE.get(kind, "string")}
@@ -249,20 +281,26 @@ class _Features:
     spliced into the serialised body (see :meth:`body_bytes`).
     """
 
-    def __init__(self, col: Collection, positions: list[int], target: crs_uri.OfferedCrs, base: str,
-                 with_links: bool) -> None:
-        self.geoms = crs_uri.geometries_to([col.geometries[i] for i in positions], target)
+    def __init__(self, collection_id: str, geoms: list[Any], props: list[dict[str, Any]], ids: list[Any],
+                 link_ids: list[str], target: crs_uri.OfferedCrs, base: str, with_links: bool) -> None:
+        self.geoms = crs_uri.geometries_to(geoms, target)
         self.texts = [str(t) for t in shapely.to_geojson(np.asarray(self.geoms, dtype=object))] if self.geoms else []
         self.token = f"pv-geometry-{uuid.uuid4().hex}-"
         self.dicts: list[dict[str, Any]] = []
-        for n, i in enumerate(positions):
-            props = col.properties[i]
-            feature: dict[str, Any] = {"type": "Feature", "id": jsonable(props[col.layer.manifest.key]),
-                                       "geometry": f"{self.token}{n}", "properties": props}
+        for n, (fid, link_id, p) in enumerate(zip(ids, link_ids, props, strict=True)):
+            feature: dict[str, Any] = {"type": "Feature", "id": fid, "geometry": f"{self.token}{n}", "properties": p}
             if with_links:
                 feature["links"] = [{"rel": "self", "type": GEOJSON,
-                                     "href": f"{base}/collections/{col.id}/items/{col.ids[i]}"}]
+                                     "href": f"{base}/collections/{collection_id}/items/{link_id}"}]
             self.dicts.append(feature)
+
+    @classmethod
+    def of(cls, col: Collection, positions: list[int], target: crs_uri.OfferedCrs, base: str,
+           with_links: bool) -> _Features:
+        props = [col.properties[i] for i in positions]
+        return cls(col.id, [col.geometries[i] for i in positions], props,
+                   [jsonable(p[col.layer.manifest.key]) for p in props], [col.ids[i] for i in positions], target,
+                   base, with_links)
 
     def bbox(self) -> list[float] | None:
         return crs_uri.bounds_in(self.geoms)
@@ -307,11 +345,11 @@ def landing(request: Request) -> Response:
 @router.get("/api", summary="OpenAPI 3.0 文档 / OpenAPI 3.0 definition")
 def api_document(request: Request) -> Response:
     check_params(request, COMMON_PARAMS)
-    doc = openapi_document(_base(request), [c.id for c in collections_for(request).ordered()],
-                           crs_uri.crs_uris(), MAX_LIMIT, DEFAULT_LIMIT)
+    cols = all_collections(request)
+    doc = openapi_document(_base(request), [c.id for c in cols], crs_uri.crs_uris(), MAX_LIMIT, DEFAULT_LIMIT)
     if wants_html(request):
         return _html(request, "ogc_api.html", {"doc": doc})
-    versions = [c.layer.version for c in collections_for(request).ordered()]
+    versions = [c.etag() for c in cols]
     return _json(request, doc, _etag("api", _etag_key(request), versions), OPENAPI_MEDIA_TYPE)
 
 
@@ -328,19 +366,19 @@ def conformance(request: Request) -> Response:
 def collections(request: Request) -> Response:
     check_params(request, COMMON_PARAMS)
     base = _base(request)
-    cols = collections_for(request).ordered()
+    cols = all_collections(request)
     body = {"collections": [collection_json(c, base) for c in cols],
             "crs": crs_uri.crs_uris(), "links": _links(f"{base}/collections")}
     if wants_html(request):
         return _html(request, "ogc_collections.html", {"body": body})
-    etag = cols[0].layer.etag("collections", _etag_key(request), [c.layer.version for c in cols]) if cols else "none"
+    etag = _etag("collections", _etag_key(request), [c.etag() for c in cols])
     return _json(request, body, etag)
 
 
 @router.get("/collections/{collection_id}", summary="一个要素集合 / one collection")
 def collection(collection_id: str, request: Request) -> Response:
     check_params(request, COMMON_PARAMS)
-    col = collections_for(request).get(collection_id)
+    col = get_collection(request, collection_id)
     body = collection_json(col, _base(request))
     if wants_html(request):
         return _html(request, "ogc_collection.html", {"body": body, "licence": licence_text(col),
@@ -351,7 +389,7 @@ def collection(collection_id: str, request: Request) -> Response:
 @router.get("/collections/{collection_id}/queryables", summary="可查询属性 / queryables (JSON Schema)")
 def queryables(collection_id: str, request: Request) -> Response:
     check_params(request, COMMON_PARAMS)
-    col = collections_for(request).get(collection_id)
+    col = get_collection(request, collection_id)
     href = f"{_base(request)}/collections/{col.id}/queryables"
     body = feature_schema(col, href, queryables_only=True)
     if wants_html(request):
@@ -362,7 +400,7 @@ def queryables(collection_id: str, request: Request) -> Response:
 @router.get("/collections/{collection_id}/schema", summary="要素模式 / feature schema (JSON Schema)")
 def schema(collection_id: str, request: Request) -> Response:
     check_params(request, COMMON_PARAMS)
-    col = collections_for(request).get(collection_id)
+    col = get_collection(request, collection_id)
     href = f"{_base(request)}/collections/{col.id}/schema"
     body = feature_schema(col, href, queryables_only=False)
     if wants_html(request):
@@ -372,7 +410,7 @@ def schema(collection_id: str, request: Request) -> Response:
 
 @router.get("/collections/{collection_id}/items", summary="要素 / features")
 def items(collection_id: str, request: Request) -> Response:
-    col = collections_for(request).get(collection_id)
+    col = get_collection(request, collection_id)
     check_params(request, ITEMS_PARAMS)
     html = wants_html(request)
     limit, offset = _parse_limit(request), _parse_offset(request)
@@ -382,14 +420,21 @@ def items(collection_id: str, request: Request) -> Response:
     etag = col.etag("items", _etag_key(request), html)
     if not html and request.headers.get("if-none-match") == f'"{etag}"':
         return _json(request, b"", etag, GEOJSON, _crs_headers(target))
-    selected = col.select(bbox)
-    page = selected[offset: offset + limit]
     base = _base(request)
-    features = _Features(col, page, target, base, with_links=True)
+    if isinstance(col, StoredCollection):
+        spage = col.page(bbox, offset, limit)
+        features = _Features(col.id, spage.geometries, spage.properties, spage.fids, [str(f) for f in spage.fids],
+                             target, base, with_links=True)
+        matched, returned, more = spage.matched, len(spage.fids), spage.more
+    else:
+        selected = col.select(bbox)
+        page = selected[offset: offset + limit]
+        features = _Features.of(col, page, target, base, with_links=True)
+        matched, returned, more = len(selected), len(page), offset + limit < len(selected)
     links: list[dict[str, str]] = [*_links(str(request.url.remove_query_params("f")), GEOJSON),
                                    {"rel": "collection", "type": JSON, "title": col.title,
                                     "href": f"{base}/collections/{col.id}"}]
-    if offset + limit < len(selected):
+    if more:
         links.append({"rel": "next", "type": GEOJSON, "title": "下一页",
                       "href": str(request.url.include_query_params(offset=offset + limit, limit=limit))})
     if offset > 0:
@@ -399,8 +444,10 @@ def items(collection_id: str, request: Request) -> Response:
     box = features.bbox()
     if box is not None:
         body["bbox"] = box
-    body.update({"features": features.dicts, "numberMatched": len(selected), "numberReturned": len(page),
-                 "links": links})
+    body["features"] = features.dicts
+    if matched is not None:
+        body["numberMatched"] = matched
+    body.update({"numberReturned": returned, "links": links})
     headers = _crs_headers(target)
     if html:
         body["features"] = features.for_html()
@@ -412,11 +459,14 @@ def items(collection_id: str, request: Request) -> Response:
 @router.get("/collections/{collection_id}/items/{feature_id}", summary="一个要素 / one feature")
 def item(collection_id: str, feature_id: str, request: Request) -> Response:
     check_params(request, ITEM_PARAMS)
-    col = collections_for(request).get(collection_id)
+    col = get_collection(request, collection_id)
     target = crs_uri.resolve(request.query_params.get("crs"))
     base = _base(request)
-    pos = col.position(feature_id)
-    features = _Features(col, [pos], target, base, with_links=False)
+    if isinstance(col, StoredCollection):
+        fid, geom, props = col.feature(feature_id)
+        features = _Features(col.id, [geom], [props], [fid], [str(fid)], target, base, with_links=False)
+    else:
+        features = _Features.of(col, [col.position(feature_id)], target, base, with_links=False)
     feature = features.dicts[0]
     href = str(request.url.remove_query_params("f"))
     feature["links"] = [*_links(href, GEOJSON),

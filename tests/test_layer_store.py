@@ -165,6 +165,32 @@ def test_geopackage_store_is_real(tmp_path: Path) -> None:
     assert pyogrio.read_info(tmp_path / "layers.gpkg", layer=summary["table"])["features"] == SIDE * SIDE
 
 
+def test_bulk_loaded_rtree_is_a_valid_sqlite_rtree(tmp_path: Path) -> None:
+    """The packed R-tree passes SQLite's own rtreecheck(), answers like a row-by-row one, and takes inserts."""
+    from layers.store.rtree import bulk_load
+
+    rng = np.random.default_rng(3)
+    n = 20_000
+    x, y, w = rng.uniform(108, 109, n), rng.uniform(30, 31, n), rng.uniform(0, 0.01, n)
+    boxes = np.column_stack([x, y, x + w, y + w])
+    ids = np.arange(1, n + 1, dtype=np.int64) * 7
+    with sqlite3.connect(tmp_path / "r.db") as conn:
+        for name in ("packed", "plain"):
+            conn.execute(f"CREATE VIRTUAL TABLE {name} USING rtree(id, minx, maxx, miny, maxy)")
+        bulk_load(conn, "packed", ids, boxes)
+        conn.executemany("INSERT INTO plain VALUES (?,?,?,?,?)",
+                         zip(ids.tolist(), x.tolist(), (x + w).tolist(), y.tolist(), (y + w).tolist(), strict=True))
+        assert conn.execute("SELECT rtreecheck('packed')").fetchone()[0] == "ok"
+        sql = "SELECT id FROM {} WHERE minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ? ORDER BY id"
+        for qx, qy in rng.uniform(0, 1, (50, 2)).tolist():
+            q = (108 + qx + 0.03, 108 + qx, 30 + qy + 0.03, 30 + qy)
+            assert conn.execute(sql.format("packed"), q).fetchall() == conn.execute(sql.format("plain"), q).fetchall()
+        conn.execute("INSERT INTO packed VALUES (1, 108.5, 108.6, 30.5, 30.6)")
+        assert conn.execute("SELECT rtreecheck('packed')").fetchone()[0] == "ok"
+        with pytest.raises(ValueError, match="not empty"):
+            bulk_load(conn, "packed", ids, boxes)
+
+
 def test_bad_input_is_refused(tmp_path: Path) -> None:
     src = write_format("gpkg", tmp_path)
     with pytest.raises(InvalidInput, match="class field"):
@@ -211,6 +237,40 @@ def test_tiles_hold_the_right_features(kind: str, tmp_path: Path, request: pytes
     xl, yl = tile_of(X0, Y0, zl)
     assert store.tile(layer, zl, xl, yl, ["DLMC"]) in (b"", None) or not mapbox_vector_tile.decode(
         store.tile(layer, zl, xl, yl, ["DLMC"]))
+
+
+def test_dense_tiles_are_merged_per_class_with_honest_counts(tmp_path: Path) -> None:
+    """A tile of more features than COALESCE_OVER holds one feature per class, whose pv_count add up to the
+    features the tile stands for; a zoom further in, they are single features again."""
+    from layers.store.mvt import COALESCE_OVER, tile_bounds_lonlat
+
+    side = 40  # 1600 parcels of ~95 m in one ~3.8 km square
+    parcels(side).to_file(tmp_path / "dense.geojson")
+    import_layer(tmp_path / "dense.geojson", layer_id="dense", title="密", role="control", class_field="DLMC",
+                 class_defaults=CLASSES, gpkg_path=tmp_path / "l.gpkg")
+    store = open_layer_store(gpkg_path=tmp_path / "l.gpkg")
+    layer = store.layers()[0]
+    z = 14
+    x, y = tile_of(X0 + 0.02, Y0 + 0.02, z)
+    raw = store.query(layer, tile_bounds_lonlat(z, x, y, buffer=64), zoom=z)
+    assert len(raw) > COALESCE_OVER
+    feats = mapbox_vector_tile.decode(store.tile(layer, z, x, y, ["DLMC"]))["dense"]["features"]
+    assert sorted(f["properties"]["DLMC"] for f in feats) == sorted(set(parcels(side)["DLMC"]))
+    assert sum(f["properties"]["pv_count"] for f in feats) == len(raw)
+    assert all("id" not in f or not f["id"] for f in feats)
+    zi = 17
+    xi, yi = tile_of(X0 + 0.0205, Y0 + 0.0205, zi)
+    fine = mapbox_vector_tile.decode(store.tile(layer, zi, xi, yi, ["DLMC"]))["dense"]["features"]
+    assert 0 < len(fine) <= COALESCE_OVER and all(f["id"] for f in fine)
+    assert all("pv_count" not in f["properties"] for f in fine)
+    # points are never merged: a dense tile of points keeps every one, with its id
+    pts = parcels(side).assign(geometry=lambda g: g.geometry.centroid)
+    pts.to_file(tmp_path / "pts.geojson")
+    import_layer(tmp_path / "pts.geojson", layer_id="pts", title="点", gpkg_path=tmp_path / "l.gpkg")
+    player = next(s for s in store.layers() if s.id == "pts")
+    praw = store.query(player, tile_bounds_lonlat(z, x, y, buffer=64), zoom=z)
+    pfeats = mapbox_vector_tile.decode(store.tile(player, z, x, y, ["DLMC"]))["pts"]["features"]
+    assert len(praw) > COALESCE_OVER and len(pfeats) == len(praw) and all(f["id"] for f in pfeats)
 
 
 def test_tiles_are_simplified_per_zoom(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ feature or a site check needs them. So a server starts in the same time with
 10⁶ polygons in the store as with none.
 
 Each feature row carries ``pv_minzoom``: the lowest Web-Mercator zoom at which
-its bounding box spans :data:`MIN_PIXELS` screen pixels. Below it a feature
+its bounding box spans :data:`MIN_PIXELS` screen pixels (a point: 0). Below it a feature
 is smaller than a few pixels and tiles leave it out (as ``ST_AsMVTGeom``
 collapses it, and as tippecanoe drops it); features visible below
 :data:`DETAIL_ZOOM` are also copied to a small *overview* table so that
@@ -77,7 +77,18 @@ def minzoom(bounds: NDArray[np.float64]) -> NDArray[np.int16]:
     # metres per pixel at zoom z and latitude φ: EARTH_M·cos φ / (256·2^z)  ⇒  z = log2(EARTH_M·cos φ·px / (256·size))
     with np.errstate(divide="ignore"):
         z = np.log2(EARTH_M * np.cos(lat) * MIN_PIXELS / (256.0 * np.maximum(size_m, 1e-3)))
+    z = np.where(size_m > 0, z, 0)  # a point has no size: visible at every zoom (tiles cap the count)
     return np.clip(np.ceil(z), 0, MAX_ZOOM).astype(np.int16)  # type: ignore[no-any-return]
+
+
+def style_columns(manifest: LayerManifest, columns: list[str]) -> list[str]:
+    """The tile columns a feature's colour depends on (legend / control class field): what coalescing keeps."""
+    out = []
+    if manifest.legend and manifest.legend.field:
+        out.append(manifest.legend.field)
+    if manifest.control:
+        out.append(manifest.control.class_field)
+    return [c for c in dict.fromkeys(out) if c in columns]
 
 
 @dataclass(frozen=True)
@@ -141,6 +152,15 @@ class LayerStore(Protocol):
                    ) -> tuple[NDArray[np.intp], NDArray[np.intp], FeatureBatch]:
         """Index hits of each box (rows of ``boxes``): (box index, feature index into the batch) per hit, and the
         distinct features hit, read once."""
+
+    def page(self, layer: StoredLayer, bbox: Bbox | None, after: int, limit: int,
+             columns: Iterable[str] = ()) -> FeatureBatch:
+        """Up to ``limit`` features with ``fid > after``, in fid order, whose bbox meets ``bbox`` (index only;
+        all when None): keyset paging for OGC API – Features. Fids of a version are 1..N."""
+
+    def inspect(self, layer: StoredLayer) -> dict[str, Any]:
+        """What ``planview layers check`` verifies: ``table`` (exists), ``rows``, ``index`` (exists),
+        ``index_rows`` (entries, where the index can tell cheaply), ``contents_bbox`` (GeoPackage)."""
 
     def feature(self, layer: StoredLayer, fid: int) -> dict[str, Any]:
         """One feature as a GeoJSON Feature (attributes fetched by id); NotFound when absent."""

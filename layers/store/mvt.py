@@ -27,6 +27,7 @@ BUFFER = 64  # tile units of context around each tile, so strokes meet across ti
 R = 6378137.0
 HALF = math.pi * R  # half the Web-Mercator world width (m)
 MAX_LAT = 85.0511287798066
+COALESCE_OVER = 400  # more features than this in one tile: merged per style class (see encode_tile)
 
 
 def check_tile(z: int, x: int, y: int) -> None:
@@ -63,8 +64,14 @@ def to_mercator(geoms: NDArray[np.object_]) -> NDArray[np.object_]:
 
 
 def encode_tile(layer_name: str, geoms: NDArray[np.object_], fids: Sequence[Any],
-                properties: Sequence[dict[str, Any]], z: int, x: int, y: int) -> bytes:
-    """One MVT layer named ``layer_name`` holding the given lon/lat features, clipped and simplified for the tile."""
+                properties: Sequence[dict[str, Any]], z: int, x: int, y: int, *,
+                coalesce_by: Sequence[str] | None = None, coalesce_over: int = COALESCE_OVER) -> bytes:
+    """One MVT layer named ``layer_name`` holding the given lon/lat features, clipped and simplified for the tile.
+
+    With ``coalesce_by`` (the style columns), a tile of more than ``coalesce_over`` features is drawn as one
+    feature per style class: the class's polygons merged (GEOS coverage union: adjacent parcels share
+    edges), carrying ``pv_count``, the number of features it stands for, and no id (zoom in to pick one).
+    The encoder's cost is per feature and vertex, so this is what bounds a dense tile's time."""
     x0, y0, x1, y1 = tile_bounds_merc(z, x, y)
     scale = EXTENT / (x1 - x0)
     pad = BUFFER / scale
@@ -82,11 +89,43 @@ def encode_tile(layer_name: str, geoms: NDArray[np.object_], fids: Sequence[Any]
     local = shapely.remove_repeated_points(shapely.transform(local, np.round))
     local = shapely.orient_polygons(local, exterior_cw=False)
     keep = ~(shapely.is_empty(local) | shapely.is_missing(local))
+    merged: list[dict[str, Any]] = []
+    polygonal = keep & np.isin(shapely.get_type_id(local), (3, 6))
+    if coalesce_by is not None and int(polygonal.sum()) > coalesce_over:  # points and lines stay single
+        idx = np.flatnonzero(polygonal).tolist()
+        merged = _coalesced(local[idx], [properties[i] for i in idx], list(coalesce_by))
+        keep &= ~polygonal
     features = [
         {"geometry": local[i], "properties": {k: v for k, v in properties[i].items() if v is not None},
          "id": int(fids[i])}
         for i in np.flatnonzero(keep).tolist()
     ]
+    return _encode(layer_name, merged + features)
+
+
+def _coalesced(local: NDArray[np.object_], properties: list[dict[str, Any]], by: list[str]) -> list[dict[str, Any]]:
+    keys = [tuple(p.get(c) for c in by) for p in properties]
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for i, k in enumerate(keys):
+        groups.setdefault(k, []).append(i)
+    out = []
+    for key, idx in groups.items():
+        merged = shapely.coverage_union_all(local[idx])
+        if not shapely.is_valid(merged):  # the input was not a clean coverage (overlaps): repair, still cheap
+            merged = shapely.make_valid(merged, method="structure", keep_collapsed=False)
+        merged = shapely.remove_repeated_points(shapely.transform(shapely.simplify(merged, 1.0), np.round))
+        merged = shapely.make_valid(merged, method="structure", keep_collapsed=False)
+        polys = [g for g in shapely.get_parts(shapely.get_parts(merged)) if shapely.get_type_id(g) == 3]
+        if not polys:
+            continue
+        merged = shapely.orient_polygons(shapely.multipolygons(polys), exterior_cw=False)
+        props = {c: v for c, v in zip(by, key, strict=True) if v is not None}
+        props["pv_count"] = len(idx)
+        out.append({"geometry": merged, "properties": props})
+    return out
+
+
+def _encode(layer_name: str, features: list[dict[str, Any]]) -> bytes:
     if not features:
         return b""
     return mapbox_vector_tile.encode(  # type: ignore[no-any-return]

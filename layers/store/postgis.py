@@ -209,6 +209,31 @@ class PostgisLayerStore:
             rows = conn.execute(query, bbox).fetchall()
         return _batch(rows, cols)
 
+    def page(self, layer: StoredLayer, bbox: Bbox | None, after: int, limit: int,
+             columns: Iterable[str] = ()) -> FeatureBatch:
+        cols = [c for c in columns if c in layer.fields]
+        where = sql.SQL(" AND geom && ST_MakeEnvelope(%s,%s,%s,%s,4326)") if bbox is not None else sql.SQL("")
+        query = sql.SQL("SELECT fid, ST_AsBinary(geom){} FROM {} WHERE fid > %s{} ORDER BY fid LIMIT %s").format(
+            sql.SQL("").join(sql.SQL(", {}").format(sql.Identifier(c)) for c in cols), self._table(layer.table), where)
+        with self._conn() as conn:
+            rows = conn.execute(query, (int(after), *(bbox or ()), int(limit))).fetchall()
+        return _batch(rows, cols)
+
+    def inspect(self, layer: StoredLayer) -> dict[str, Any]:
+        with self._conn() as conn:
+            exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL",
+                                  (f'"{self.schema}"."{layer.table}"',)).fetchone()
+            facts: dict[str, Any] = {"table": bool(exists and exists[0]), "rows": None, "index": False,
+                                     "index_rows": None, "contents_bbox": None}
+            if facts["table"]:
+                row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(self._table(layer.table))).fetchone()
+                facts["rows"] = int(row[0]) if row else None
+                gist = conn.execute("SELECT count(*) FROM pg_indexes WHERE schemaname = %s AND tablename = %s"
+                                    " AND indexdef ILIKE '%%USING gist (geom)%%' AND indexdef NOT ILIKE '%%WHERE%%'",
+                                    (self.schema, layer.table)).fetchone()
+                facts["index"] = bool(gist and gist[0])
+        return facts
+
     def candidates(self, layer: StoredLayer, boxes: NDArray[np.float64], columns: Iterable[str] = ()
                    ) -> tuple[NDArray[np.intp], NDArray[np.intp], FeatureBatch]:
         cols = [c for c in columns if c in layer.fields]
@@ -217,9 +242,8 @@ class PostgisLayerStore:
             return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.intp), _batch([], cols)
         query = sql.SQL(
             "WITH boxes AS (SELECT i, ST_MakeEnvelope(x0, y0, x1, y1, 4326) AS env FROM"
-            " unnest(%s::int[], %s::float8[], %s::float8[], %s::float8[], %s::float8[]) AS u(i, x0, y0, x1, y1)),"
-            " hits AS (SELECT boxes.i, t.fid FROM boxes JOIN {t} t ON t.geom && boxes.env)"
-            " SELECT hits.i, t.fid, ST_AsBinary(t.geom){cols} FROM hits JOIN {t} t USING (fid) ORDER BY t.fid"
+            " unnest(%s::int[], %s::float8[], %s::float8[], %s::float8[], %s::float8[]) AS u(i, x0, y0, x1, y1))"
+            " SELECT boxes.i, t.fid, ST_AsBinary(t.geom){cols} FROM boxes JOIN {t} t ON t.geom && boxes.env"
         ).format(t=self._table(layer.table),
                  cols=sql.SQL("").join(sql.SQL(", t.{}").format(sql.Identifier(c)) for c in cols))
         with self._conn() as conn:

@@ -29,8 +29,18 @@ function attach(ctx, st) {
   });
   let selectedId = null;
   layer.on("click", (e) => {
-    const fid = e.layer && e.layer.properties ? e.layer.properties.__fid : undefined;
-    if (fid === undefined || fid === null) return;
+    const props = e.layer && e.layer.properties ? e.layer.properties : {};
+    const fid = props.__fid;
+    if (fid === undefined || fid === null) {
+      // a dense tile merges its features per class (pv_count of them): say so instead of doing nothing
+      if (props.pv_count) {
+        L.DomEvent.stop(e);
+        L.popup().setLatLng(e.latlng)
+          .setContent("此处 " + Number(props.pv_count) + " 个要素按类别合并显示，请放大后点选单个要素")
+          .openOn(ctx.map);
+      }
+      return;
+    }
     L.DomEvent.stop(e);
     const latlng = e.latlng;
     fetch(lc.feature_url + encodeURIComponent(fid), { headers: { Accept: "application/geo+json" } })
