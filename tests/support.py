@@ -7,6 +7,8 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
+from urllib.parse import urlsplit
 
 import uvicorn
 from fastapi import FastAPI
@@ -64,3 +66,20 @@ def running_app(settings: Settings) -> Iterator[tuple[uvicorn.Server, str]]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def keep_local(page: Any) -> list[str]:
+    """Abort every request that leaves the loopback server (the product must work offline) and return the
+    list the page's outside requests are recorded in, for the test to assert empty."""
+    outside: list[str] = []
+
+    def route(r: Any) -> None:
+        url = r.request.url
+        if urlsplit(url).hostname == "127.0.0.1" or url.startswith(("data:", "blob:")):
+            r.continue_()
+        else:
+            outside.append(url)
+            r.abort()
+
+    page.route("**/*", route)
+    return outside

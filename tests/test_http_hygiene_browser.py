@@ -12,11 +12,10 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 from conftest import make_settings
-from support import bearer, running_app
+from support import bearer, keep_local, running_app
 
 from layers.maps import load_maps
 from server.settings import ROOT
@@ -42,19 +41,11 @@ class Tab:
         self.context.add_init_script(WATCH_CSP)
         self.page = self.context.new_page()
         self.console: list[str] = []
-        self.outside: list[str] = []
         self.page.on("console", lambda m: self.console.append(m.text) if m.type in ("error", "warning") else None)
         self.page.on("pageerror", lambda e: self.console.append(str(e)))
-        self.page.route("**/*", self._route)
+        self.outside = keep_local(self.page)
         self.base = base
 
-    def _route(self, route: Any) -> None:
-        url = route.request.url
-        if urlsplit(url).hostname == "127.0.0.1" or url.startswith(("data:", "blob:")):
-            route.continue_()
-        else:
-            self.outside.append(url)
-            route.abort()
 
     def open(self, path: str) -> Any:
         response = self.page.goto(self.base + path)

@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import yaml
-from support import running_app
+from support import keep_local, running_app
 
 from layers.maps import load_maps
 from server.settings import ROOT, Settings
@@ -33,25 +33,17 @@ class PageProbe:
         self.context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
         self.page = self.context.new_page()
         self.errors: list[str] = []
-        self.outside: list[str] = []
         self.dialogs: list[str] = []
         self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
         self.page.on("dialog", self._dialog)
-        self.page.route("**/*", self._route)
+        self.outside = keep_local(self.page)
         self.base = base
 
     def _dialog(self, dialog: Any) -> None:
         self.dialogs.append(dialog.message)
         dialog.dismiss()
 
-    def _route(self, route: Any) -> None:
-        host = urlsplit(route.request.url).hostname
-        if host == "127.0.0.1" or route.request.url.startswith(("data:", "blob:")):
-            route.continue_()
-        else:
-            self.outside.append(route.request.url)
-            route.abort()
 
     def open(self, path: str) -> Any:
         self.page.goto(self.base + path)
@@ -351,7 +343,7 @@ def phone(browser: Any, live_server: str) -> Iterator[PageProbe]:
     p.page = p.context.new_page()
     p.page.on("console", lambda m: p.errors.append(m.text) if m.type == "error" else None)
     p.page.on("pageerror", lambda e: p.errors.append(str(e)))
-    p.page.route("**/*", p._route)
+    p.outside = keep_local(p.page)
     yield p
     p.close()
 

@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import pytest
+from support import keep_local
 
 pytestmark = pytest.mark.browser
 
@@ -18,18 +19,11 @@ class Tab:
         self.context = browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN")
         self.page = self.context.new_page()
         self.errors: list[str] = []
-        self.outside: list[str] = []
         self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-        self.page.route("**/*", self._route)
+        self.outside = keep_local(self.page)
         self.base = base
 
-    def _route(self, route: Any) -> None:
-        if urlsplit(route.request.url).hostname == "127.0.0.1":
-            route.continue_()
-        else:
-            self.outside.append(route.request.url)
-            route.abort()
 
     def map_ready(self) -> None:
         self.page.wait_for_function("window.planview && window.planview.ready === true", timeout=30_000)

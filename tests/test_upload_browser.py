@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 from conftest import make_settings
 from jobfns import sleep
-from support import PASSWORD, add_user, running_app
+from support import PASSWORD, add_user, keep_local, running_app
 
 from layers.workspaces import open_store
 from server.jobs import app_pool
@@ -43,13 +43,12 @@ class Tab:
         self.context.add_init_script(WATCH_CSP)
         self.page = self.context.new_page()
         self.errors: list[str] = []
-        self.outside: list[str] = []
         self.requests: list[str] = []
         self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
         self.page.on("request", lambda r: self.requests.append(f"{r.method} {urlsplit(r.url).path}"
                                                                f"{'?' + urlsplit(r.url).query if urlsplit(r.url).query else ''}"))
-        self.page.route("**/*", self._route)
+        self.outside = keep_local(self.page)
         page = self.page
         page.goto(base + "/login?next=/overlay")
         page.fill("#login-name", "进度规划员")
@@ -57,13 +56,6 @@ class Tab:
         page.click("#login-form button[type=submit]")
         page.wait_for_url(base + "/overlay")
 
-    def _route(self, route: Any) -> None:
-        url = route.request.url
-        if urlsplit(url).hostname == "127.0.0.1" or url.startswith(("data:", "blob:")):
-            route.continue_()
-        else:
-            self.outside.append(url)
-            route.abort()
 
     def submit(self, path: Path) -> None:
         self.page.set_input_files("#ov-file", str(path))
