@@ -92,6 +92,9 @@ def _paths(page: Any, layer_id: str) -> int:
 
 
 def _legend_visible(page: Any, layer_id: str) -> bool:
+    # the legend, too, folds when it would cover the plan at the first view
+    if page.locator(".pv-legend.pv-collapsed").count():
+        page.locator(".pv-legend .pv-legend-toggle").click()
     return page.locator(f'.pv-legend-section[data-layer="{layer_id}"]').is_visible()  # type: ignore[no-any-return]
 
 
@@ -441,3 +444,34 @@ def test_host_sites_show_their_uncertainty_ring_badge_and_legend(probe: PageProb
     assert rings.count() >= 5  # one per located/host point of cq-sites loaded for the view
     assert page.locator(".pv-legend-placed").is_visible()
     assert probe.errors == [] and probe.outside == [], probe.errors
+
+
+@pytest.mark.parametrize("size", [(768, 1024), (1024, 768)], ids=["tablet-portrait", "tablet-landscape"])
+def test_tablet_shows_the_map_first_and_every_layer(browser: Any, live_server: str,
+                                                    size: tuple[int, int]) -> None:
+    """A tablet, either way round: the map takes most of the first screen (the panel beside or below it),
+    every visible layer is drawn, a tap on a feature shows its details."""
+    width, height = size
+    p = PageProbe(browser, live_server)
+    p.context.close()
+    p.context = browser.new_context(viewport={"width": width, "height": height}, is_mobile=True,
+                                    has_touch=True, locale="zh-CN")
+    p.page = p.context.new_page()
+    p.page.on("pageerror", lambda e: p.errors.append(str(e)))
+    p.outside = keep_local(p.page)
+    try:
+        page = p.open("/maps/yunyang")
+        box = page.locator(".pv-mapwrap").bounding_box()
+        assert box["width"] * box["height"] >= 0.55 * width * height, box
+        assert box["y"] < 80 and box["x"] < 1
+        for layer in _config(page)["layers"]:
+            if layer["visible"]:
+                assert _paths(page, layer["id"]) > 0, layer["id"]
+        plan_ids = [lc["id"] for lc in _config(page)["layers"] if lc["role"] == "plan"]
+        assert page.evaluate(COVERED_PLAN, plan_ids) == []  # legend and layer control clear of the plan
+        page.locator("path.pv-layer-yy-projects").first.tap()
+        page.locator("#pv-feature-body .pv-card-title").wait_for(timeout=5_000)
+        assert page.locator("#pv-feature-body .pv-card-title").inner_text()
+        assert p.errors == [] and p.outside == []
+    finally:
+        p.close()
