@@ -63,7 +63,7 @@ def to_mercator(geoms: NDArray[np.object_]) -> NDArray[np.object_]:
     return shapely.transform(geoms, _xy)  # type: ignore[no-any-return]
 
 
-def encode_tile(layer_name: str, geoms: NDArray[np.object_], fids: Sequence[Any],
+def encode_tile(layer_name: str, geoms: NDArray[np.object_], fids: Sequence[int | None],
                 properties: Sequence[dict[str, Any]], z: int, x: int, y: int, *,
                 coalesce_by: Sequence[str] | None = None, coalesce_over: int = COALESCE_OVER) -> bytes:
     """One MVT layer named ``layer_name`` holding the given lon/lat features, clipped and simplified for the tile.
@@ -95,11 +95,13 @@ def encode_tile(layer_name: str, geoms: NDArray[np.object_], fids: Sequence[Any]
         idx = np.flatnonzero(polygonal).tolist()
         merged = _coalesced(local[idx], [properties[i] for i in idx], list(coalesce_by))
         keep &= ~polygonal
-    features = [
-        {"geometry": local[i], "properties": {k: v for k, v in properties[i].items() if v is not None},
-         "id": int(fids[i])}
-        for i in np.flatnonzero(keep).tolist()
-    ]
+    features = []
+    for i in np.flatnonzero(keep).tolist():
+        feature = {"geometry": local[i], "properties": {k: v for k, v in properties[i].items() if v is not None}}
+        fid = fids[i]
+        if fid is not None:  # a generalised (overview) feature has no id: it is no single feature
+            feature["id"] = int(fid)
+        features.append(feature)
     return _encode(layer_name, merged + features)
 
 
@@ -120,7 +122,11 @@ def _coalesced(local: NDArray[np.object_], properties: list[dict[str, Any]], by:
             continue
         merged = shapely.orient_polygons(shapely.multipolygons(polys), exterior_cw=False)
         props = {c: v for c, v in zip(by, key, strict=True) if v is not None}
-        props["pv_count"] = len(idx)
+        # overview features already stand for pv_count features each; the merge stays generalised if one was
+        props["pv_count"] = int(sum(int(properties[i].get("pv_count") or 1) for i in idx))
+        if any(properties[i].get("pv_generalised") for i in idx):
+            props["pv_generalised"] = 1
+            props["pv_zoom"] = max(int(properties[i].get("pv_zoom") or 0) for i in idx)
         out.append({"geometry": merged, "properties": props})
     return out
 
