@@ -276,9 +276,8 @@ class GeoPackageLayerStore:
                          fields: dict[str, str], title: str, bbox: Bbox) -> None:
         """One generalised table per zoom band (:mod:`layers.store.overview`), each with its R-tree."""
         select = ", ".join(quote(c) for c in style)
-        rows = conn.execute(f"SELECT {select} FROM {quote(table)} ORDER BY fid").fetchall() if style else []
-        n = sum(len(m) for m in fp.minzooms)
-        codes, keys = class_codes([[r[j] for r in rows] for j in range(len(style))], n)
+        rows = conn.execute(f"SELECT {select} FROM {quote(table)} ORDER BY fid") if style else None
+        codes, keys = class_codes(rows, sum(len(m) for m in fp.minzooms))
         ov_fields = {**{c: fields[c] for c in style}, **OVERVIEW_COLUMNS}
         names = list(ov_fields)
         cols = ", ".join(["geom", MINZOOM, *(quote(c) for c in names)])

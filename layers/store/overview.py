@@ -4,7 +4,7 @@ Without them a layer of 10⁶ small parcels draws nothing below zoom ~14 (every
 parcel is under :data:`~layers.store.model.MIN_PIXELS` there). For each zoom
 band (:data:`BANDS`) the polygons too small for the band are aggregated by
 style class onto a Web-Mercator grid of :data:`CELL_PX` pixels at the band's
-highest zoom: each feature's bbox adds its overlap area (and its share of one
+highest zoom (at most z12's grid): each feature's bbox adds its overlap area (and its share of one
 feature) to the cells it covers, a cell takes the class with the largest area,
 and the cells of one class in one block (one tile at that zoom) are merged to
 one (multi)polygon, simplified to a pixel. Every overview feature carries the
@@ -18,6 +18,7 @@ layer's extent.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,9 +32,12 @@ BANDS = ((0, 8), (9, 10), (11, 12), (13, 13))
 OVERVIEW_UNTIL = 14
 MIN_FEATURES = 1000  # smaller layers draw every feature as today
 CELL_PX = 2
-BLOCK_CELLS = 256 // CELL_PX  # a block (one merged feature per class) is one tile at the band's highest zoom
+# The grid is that of the band's highest zoom, but never finer than z12's (≈ 65 m cells in China): a 2-px grid at
+# z13 would hold ~4 cells per 60 m parcel, and the build's memory grows with the cells. z13 draws 4-px cells.
+MAX_GRID_ZOOM = 12
+BLOCK_CELLS = 256 // CELL_PX  # a block (one merged feature per class) is one tile at the grid's zoom
 MIN_COVER = 0.3  # a cell is drawn when the features' bboxes cover this share of it
-CHUNK = 200_000
+CHUNK = 50_000  # features per vectorised step (bounds the temporary arrays)
 R = 6378137.0
 HALF = math.pi * R
 COLUMNS = {"pv_count": "integer", "pv_generalised": "integer", "pv_zoom": "integer"}
@@ -87,13 +91,13 @@ class OverviewFeature:
     zoom: int
 
 
-def class_codes(columns: list[list[object]], n: int) -> tuple[NDArray[np.intp], list[tuple[object, ...]]]:
-    """Style key index per feature and the keys (tuples of the style columns' values; one empty key if none)."""
-    if not columns:
+def class_codes(rows: Iterable[Sequence[object]] | None, n: int) -> tuple[NDArray[np.intp], list[tuple[object, ...]]]:
+    """Style key index per feature from its style columns' values (streamed, in fid order), and the keys; one
+    empty key when the layer has no style column (``rows`` None)."""
+    if rows is None:
         return np.zeros(n, dtype=np.intp), [()]
-    keys = list(zip(*columns, strict=True))
     index: dict[tuple[object, ...], int] = {}
-    codes = np.fromiter((index.setdefault(k, len(index)) for k in keys), dtype=np.intp, count=len(keys))
+    codes = np.fromiter((index.setdefault(tuple(r), len(index)) for r in rows), dtype=np.intp, count=n)
     return codes, list(index)
 
 
@@ -119,16 +123,16 @@ def build(fp: Footprints, classes: NDArray[np.intp]) -> dict[tuple[int, int], li
     for band in BANDS:
         sel = np.flatnonzero(poly & (mz > threshold(band)))
         if len(sel):
-            out[band] = _band(boxes[sel], mz[sel], classes[sel], band[1])
+            out[band] = _band(boxes[sel], mz[sel], classes[sel], min(band[1], MAX_GRID_ZOOM))
     return out
 
 
-def _band(boxes: NDArray[np.float64], mz: NDArray[np.int16], cls: NDArray[np.intp], hi: int
+def _band(boxes: NDArray[np.float64], mz: NDArray[np.int16], cls: NDArray[np.intp], grid_zoom: int
           ) -> list[OverviewFeature]:
-    cell = CELL_PX * 2 * HALF / (256 * 2**hi)
+    cell = CELL_PX * 2 * HALF / (256 * 2**grid_zoom)
     n_cls = int(cls.max()) + 1
     width = int(round(2 * HALF / cell))
-    parts: list[tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64], NDArray[np.int16]]] = []
+    parts: list[tuple[NDArray[np.int64], NDArray[np.float32], NDArray[np.float32], NDArray[np.int16]]] = []
     for start in range(0, len(boxes), CHUNK):
         parts.append(_cells(boxes[start:start + CHUNK], mz[start:start + CHUNK], cls[start:start + CHUNK],
                             cell, width, n_cls))
@@ -155,19 +159,22 @@ def _band(boxes: NDArray[np.float64], mz: NDArray[np.int16], cls: NDArray[np.int
     group_zoom = np.zeros(len(group), dtype=np.int16)
     np.maximum.at(group_zoom, group_at, zcell)
     keep = cover >= MIN_COVER
-    row, col, cell_cls, block, count, zcell = (a[keep] for a in (row, col, cell_cls, block, count, zcell))
+    row, col, cell_cls, block = (a[keep] for a in (row, col, cell_cls, block))
     # the cells of one class in one block, merged: unit squares on one grid share whole edges (a clean coverage),
     # so GEOS's coverage union does it in linear time
+    if not keep.any():
+        return []
     order = np.lexsort((cell_cls, block))
     row, col, cell_cls, block = row[order], col[order], cell_cls[order], block[order]
-    x0 = -HALF + col * cell
-    y1 = HALF - row * cell
-    squares = shapely.box(x0, y1 - cell, x0 + cell, y1)
     gs = np.flatnonzero(np.r_[True, (block[1:] != block[:-1]) | (cell_cls[1:] != cell_cls[:-1])])
-    ge = np.r_[gs[1:], len(squares)]
+    ge = np.r_[gs[1:], len(row)]
     features = []
     for s, e in zip(gs.tolist(), ge.tolist(), strict=True):
-        merged = shapely.coverage_union_all(squares[s:e])
+        # squares made per block (memory: one block's cells); every corner from the same expression of its grid
+        # index, so neighbours' shared corners are bit-equal
+        r, c = row[s:e], col[s:e]
+        squares = shapely.box(-HALF + c * cell, HALF - (r + 1) * cell, -HALF + (c + 1) * cell, HALF - r * cell)
+        merged = shapely.coverage_union_all(squares)
         merged = shapely.simplify(merged, cell / 2, preserve_topology=True)
         g = int(np.searchsorted(group, block[s] * n_cls + cell_cls[s]))
         n = int(round(float(group_count[g])))
@@ -179,7 +186,7 @@ def _band(boxes: NDArray[np.float64], mz: NDArray[np.int16], cls: NDArray[np.int
 
 
 def _cells(boxes: NDArray[np.float64], mz: NDArray[np.int16], cls: NDArray[np.intp], cell: float, width: int,
-           n_cls: int) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64], NDArray[np.int16]]:
+           n_cls: int) -> tuple[NDArray[np.int64], NDArray[np.float32], NDArray[np.float32], NDArray[np.int16]]:
     """(cell × n_cls + class) keys with the bbox overlap area, feature share and max minzoom, reduced."""
     c0 = np.floor((boxes[:, 0] + HALF) / cell).astype(np.int64)
     c1 = np.maximum(np.floor((boxes[:, 2] + HALF) / cell).astype(np.int64), c0)
@@ -198,14 +205,14 @@ def _cells(boxes: NDArray[np.float64], mz: NDArray[np.int16], cls: NDArray[np.in
     fw = np.maximum(boxes[:, 2] - boxes[:, 0], 1e-9)
     fh = np.maximum(boxes[:, 3] - boxes[:, 1], 1e-9)
     degenerate = (boxes[:, 2] - boxes[:, 0] <= 0) | (boxes[:, 3] - boxes[:, 1] <= 0)
-    area = np.where(degenerate[f], 1e-9, w * h)
-    share = np.where(degenerate[f], 1.0 / per[f], area / (fw * fh)[f])
+    area = np.where(degenerate[f], 1e-9, w * h).astype(np.float32)
+    share = np.where(degenerate[f], 1.0 / per[f], w * h / (fw * fh)[f]).astype(np.float32)
     keys = (row * width + col) * n_cls + cls[f]
     return _reduce(keys, area, share, mz[f])
 
 
-def _reduce(keys: NDArray[np.int64], area: NDArray[np.float64], share: NDArray[np.float64],
-            zmax: NDArray[np.int16]) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64],
+def _reduce(keys: NDArray[np.int64], area: NDArray[np.float32], share: NDArray[np.float32],
+            zmax: NDArray[np.int16]) -> tuple[NDArray[np.int64], NDArray[np.float32], NDArray[np.float32],
                                               NDArray[np.int16]]:
     order = np.argsort(keys, kind="stable")
     keys, area, share, zmax = keys[order], area[order], share[order], zmax[order]

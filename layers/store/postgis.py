@@ -205,10 +205,15 @@ class PostgisLayerStore:
     def _write_overviews(self, conn: psycopg.Connection[Any], table: str, fp: Footprints, style: list[str],
                          fields: dict[str, str]) -> None:
         """One generalised table per zoom band (:mod:`layers.store.overview`), GiST-indexed, same transaction."""
-        rows = conn.execute(sql.SQL("SELECT {} FROM {} ORDER BY fid").format(
-            sql.SQL(", ").join(sql.Identifier(c) for c in style), self._table(table))).fetchall() if style else []
         n = sum(len(m) for m in fp.minzooms)
-        codes, keys = class_codes([[r[j] for r in rows] for j in range(len(style))], n)
+        if style:
+            with conn.cursor(name="pv_overview_classes") as cur:  # server-side: streamed, not held whole
+                cur.itersize = 50_000
+                cur.execute(sql.SQL("SELECT {} FROM {} ORDER BY fid").format(
+                    sql.SQL(", ").join(sql.Identifier(c) for c in style), self._table(table)))
+                codes, keys = class_codes(cur, n)
+        else:
+            codes, keys = class_codes(None, n)
         ov_fields = {**{c: fields[c] for c in style}, **OVERVIEW_COLUMNS}
         for band, feats in build(fp, codes).items():
             ident = self._table(overview_table(table, band))
