@@ -127,3 +127,42 @@ def test_overview_tables_are_real_geopackage_tables_and_small_layers_have_none(t
     ov = gpd.read_file(gpkg, layer="lyr_dltb_v1_g10")
     assert set(ov["DLMC"]) == {"永久基本农田", "生态保护红线"} and (ov["pv_generalised"] == 1).all()
     assert abs(int(ov["pv_count"].sum()) - SIDE * SIDE) <= 0.02 * SIDE * SIDE
+
+
+def test_tile_clip_survives_grid_cells_on_the_tile_edge() -> None:
+    """A valid overview part (grid-aligned, as at 10/821/420 of the 2×10⁵ benchmark layer) whose corner lies an
+    ulp off the buffered tile's edge: GEOS's rectangle clip refuses it; the tile must still be made."""
+    from layers.store.mvt import _clip
+
+    ring = [(12107931.028485062, 3602324.2690237854), (12107931.028485062, 3601712.7727975054),
+            (12108236.7765982, 3601712.7727975054), (12108236.7765982, 3601101.2765712235),
+            (12107625.28037192, 3601407.024684364), (12107625.28037192, 3602324.2690237854)]
+    box = (12092337.874714885, 3560742.525636651, 12132696.625649458, 3601101.276571224)
+    poly = shapely.Polygon(ring)
+    assert shapely.is_valid(poly)
+    clipped = _clip(np.array([poly, shapely.box(*box).centroid.buffer(10)], dtype=object), box)
+    # the part only touches the box: nothing of it is left (no stray line in a polygon layer); the other is kept
+    assert shapely.is_empty(clipped[0]) or shapely.get_type_id(clipped[0]) in (3, 6)
+    assert shapely.get_type_id(clipped[1]) == 3 and shapely.area(clipped[1]) > 0
+
+
+def test_dense_tile_merge_counts_what_overview_features_stand_for() -> None:
+    """Parcels drawn singly together with a generalised overview feature (no clean coverage) in a dense tile: one
+    feature per class, whose pv_count includes the overview's, still marked generalised."""
+    from layers.store.mvt import COALESCE_OVER, encode_tile
+
+    z, (x, y) = 12, tile_of(108.9, 30.9, 12)
+    x0, y0, x1, y1 = tile_bounds_lonlat(z, x, y)
+    rng = np.random.default_rng(7)
+    n = COALESCE_OVER + 50
+    cx = rng.uniform(x0, x1, n)
+    cy = rng.uniform(y0, y1, n)
+    w = (x1 - x0) / 30
+    geoms = np.concatenate([shapely.box(cx, cy, cx + w, cy + w),  # overlapping, unnoded
+                            [shapely.box(x0, y0, (x0 + x1) / 2, (y0 + y1) / 2)]])
+    props = [{"DLMC": "永久基本农田"} for _ in range(n)] + [{"DLMC": "永久基本农田", "pv_count": 1000,
+                                                          "pv_generalised": 1, "pv_zoom": 14}]
+    feats = decode(encode_tile("t", geoms, [*range(1, n + 1), None], props, z, x, y, coalesce_by=["DLMC"]), "t")
+    assert len(feats) == 1
+    p = feats[0]["properties"]
+    assert p["pv_count"] == n + 1000 and p["pv_generalised"] == 1 and p["pv_zoom"] == 14  # type: ignore[index]

@@ -76,7 +76,7 @@ def encode_tile(layer_name: str, geoms: NDArray[np.object_], fids: Sequence[int 
     scale = EXTENT / (x1 - x0)
     pad = BUFFER / scale
     merc = to_mercator(np.asarray(geoms, dtype=object))
-    clipped = shapely.clip_by_rect(merc, x0 - pad, y0 - pad, x1 + pad, y1 + pad)
+    clipped = _clip(merc, (x0 - pad, y0 - pad, x1 + pad, y1 + pad))
 
     def _tile_xy(xy: NDArray[np.float64]) -> NDArray[np.float64]:
         return np.column_stack([(xy[:, 0] - x0) * scale, (y1 - xy[:, 1]) * scale])
@@ -105,6 +105,23 @@ def encode_tile(layer_name: str, geoms: NDArray[np.object_], fids: Sequence[int 
     return _encode(layer_name, merged + features)
 
 
+def _clip(geoms: NDArray[np.object_], box: Bbox) -> NDArray[np.object_]:
+    """Geometries clipped to the box: GEOS's fast rectangle clip, or — where it refuses a valid polygon whose edges
+    lie on the box (it happens with grid-aligned overview cells) — the exact intersection, polygons kept."""
+    try:
+        return shapely.clip_by_rect(geoms, *box)  # type: ignore[no-any-return]
+    except shapely.errors.GEOSException:
+        pass
+    out = shapely.intersection(geoms, shapely.box(*box))
+    # a polygon touching the box leaves a line or point there: keep only what is of the input's dimension
+    dim = shapely.get_dimensions(geoms)
+    for i in np.flatnonzero((shapely.get_dimensions(out) != dim) | (shapely.get_type_id(out) == 7)).tolist():
+        parts = shapely.get_parts(out[i])
+        keep = parts[shapely.get_dimensions(parts) == dim[i]]
+        out[i] = shapely.union_all(keep) if len(keep) else shapely.Polygon()
+    return out  # type: ignore[no-any-return]
+
+
 def _coalesced(local: NDArray[np.object_], properties: list[dict[str, Any]], by: list[str]) -> list[dict[str, Any]]:
     keys = [tuple(p.get(c) for c in by) for p in properties]
     groups: dict[tuple[Any, ...], list[int]] = {}
@@ -112,7 +129,10 @@ def _coalesced(local: NDArray[np.object_], properties: list[dict[str, Any]], by:
         groups.setdefault(k, []).append(i)
     out = []
     for key, idx in groups.items():
-        merged = shapely.coverage_union_all(local[idx])
+        try:
+            merged = shapely.coverage_union_all(local[idx])
+        except shapely.errors.GEOSException:  # not noded as a coverage (e.g. parcels over a generalised overview)
+            merged = shapely.union_all(shapely.make_valid(local[idx]))
         if not shapely.is_valid(merged):  # the input was not a clean coverage (overlaps): repair, still cheap
             merged = shapely.make_valid(merged, method="structure", keep_collapsed=False)
         merged = shapely.remove_repeated_points(shapely.transform(shapely.simplify(merged, 1.0), np.round))

@@ -36,6 +36,7 @@ CELL_PX = 2
 # z13 would hold ~4 cells per 60 m parcel, and the build's memory grows with the cells. z13 draws 4-px cells.
 MAX_GRID_ZOOM = 12
 BLOCK_CELLS = 256 // CELL_PX  # a block (one merged feature per class) is one tile at the grid's zoom
+SHIFT = 0.3  # of a cell: tile edges (with the 4-px buffer) at any zoom lie on multiples of a quarter cell
 MIN_COVER = 0.3  # a cell is drawn when the features' bboxes cover this share of it
 CHUNK = 50_000  # features per vectorised step (bounds the temporary arrays)
 R = 6378137.0
@@ -130,6 +131,7 @@ def build(fp: Footprints, classes: NDArray[np.intp]) -> dict[tuple[int, int], li
 def _band(boxes: NDArray[np.float64], mz: NDArray[np.int16], cls: NDArray[np.intp], grid_zoom: int
           ) -> list[OverviewFeature]:
     cell = CELL_PX * 2 * HALF / (256 * 2**grid_zoom)
+    ox, oy = _origin(cell)
     n_cls = int(cls.max()) + 1
     width = int(round(2 * HALF / cell))
     parts: list[tuple[NDArray[np.int64], NDArray[np.float32], NDArray[np.float32], NDArray[np.int16]]] = []
@@ -173,7 +175,7 @@ def _band(boxes: NDArray[np.float64], mz: NDArray[np.int16], cls: NDArray[np.int
         # squares made per block (memory: one block's cells); every corner from the same expression of its grid
         # index, so neighbours' shared corners are bit-equal
         r, c = row[s:e], col[s:e]
-        squares = shapely.box(-HALF + c * cell, HALF - (r + 1) * cell, -HALF + (c + 1) * cell, HALF - r * cell)
+        squares = shapely.box(ox + c * cell, oy - (r + 1) * cell, ox + (c + 1) * cell, oy - r * cell)
         merged = shapely.coverage_union_all(squares)
         merged = shapely.simplify(merged, cell / 2, preserve_topology=True)
         g = int(np.searchsorted(group, block[s] * n_cls + cell_cls[s]))
@@ -185,21 +187,28 @@ def _band(boxes: NDArray[np.float64], mz: NDArray[np.int16], cls: NDArray[np.int
     return features
 
 
+def _origin(cell: float) -> tuple[float, float]:
+    """The grid's top-left corner: the Web-Mercator origin moved by :data:`SHIFT` of a cell, so that no cell edge
+    lies on (or an ulp off) a tile's or its buffer's edge, where GEOS's rectangle clip fails."""
+    return -HALF + SHIFT * cell, HALF - SHIFT * cell
+
+
 def _cells(boxes: NDArray[np.float64], mz: NDArray[np.int16], cls: NDArray[np.intp], cell: float, width: int,
            n_cls: int) -> tuple[NDArray[np.int64], NDArray[np.float32], NDArray[np.float32], NDArray[np.int16]]:
     """(cell × n_cls + class) keys with the bbox overlap area, feature share and max minzoom, reduced."""
-    c0 = np.floor((boxes[:, 0] + HALF) / cell).astype(np.int64)
-    c1 = np.maximum(np.floor((boxes[:, 2] + HALF) / cell).astype(np.int64), c0)
-    r0 = np.floor((HALF - boxes[:, 3]) / cell).astype(np.int64)
-    r1 = np.maximum(np.floor((HALF - boxes[:, 1]) / cell).astype(np.int64), r0)
+    ox, oy = _origin(cell)
+    c0 = np.floor((boxes[:, 0] - ox) / cell).astype(np.int64)
+    c1 = np.maximum(np.floor((boxes[:, 2] - ox) / cell).astype(np.int64), c0)
+    r0 = np.floor((oy - boxes[:, 3]) / cell).astype(np.int64)
+    r1 = np.maximum(np.floor((oy - boxes[:, 1]) / cell).astype(np.int64), r0)
     nx, ny = c1 - c0 + 1, r1 - r0 + 1
     per = nx * ny
     f = np.repeat(np.arange(len(boxes)), per)
     offset = np.arange(len(f)) - np.repeat(np.cumsum(per) - per, per)
     dr, dc = np.divmod(offset, nx[f])
     col, row = c0[f] + dc, r0[f] + dr
-    cx0 = -HALF + col * cell
-    cy1 = HALF - row * cell
+    cx0 = ox + col * cell
+    cy1 = oy - row * cell
     w = np.clip(np.minimum(boxes[f, 2], cx0 + cell) - np.maximum(boxes[f, 0], cx0), 0, None)
     h = np.clip(np.minimum(boxes[f, 3], cy1) - np.maximum(boxes[f, 1], cy1 - cell), 0, None)
     fw = np.maximum(boxes[:, 2] - boxes[:, 0], 1e-9)
