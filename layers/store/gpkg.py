@@ -11,7 +11,9 @@ read goes through it: ``query`` and ``candidates`` join the R-tree virtual
 table on the feature ``fid``.
 
 Version tables are written once and never edited (a new import is a new
-table), so the R-tree needs no update triggers.
+table), so the R-tree needs no update triggers. A dense polygon layer's
+generalised overviews (:mod:`layers.store.overview`) are feature tables of the
+same transaction, ``<table>_g<zoom>``, each with its own bulk-loaded R-tree.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ from layers.store.model import (
     table_name,
 )
 from layers.store.mvt import BUFFER, encode_tile, tile_bounds_lonlat
+from layers.store.overview import COLUMNS as OVERVIEW_COLUMNS
+from layers.store.overview import OVERVIEW_UNTIL, Footprints, band_for, build, class_codes, overview_table, threshold
 from layers.store.rtree import bulk_load
 from layers.workspaces.gpkg import APPLICATION_ID, SCHEMA, SEED, USER_VERSION, decode_geometry, encode_geometry
 
@@ -104,6 +108,7 @@ class GeoPackageLayerStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._local = threading.local()
+        self._overviews: dict[str, set[str]] = {}
         self._write_lock = threading.Lock()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -180,9 +185,11 @@ class GeoPackageLayerStore:
                 version = int(conn.execute("SELECT coalesce(max(version), 0) + 1 FROM planview_layers WHERE id = ?",
                                            (layer_id,)).fetchone()[0])
                 table = table_name(layer_id, version)
-                count, bbox, kinds = self._write_tables(conn, table, batches, fields, layer_id)
+                count, bbox, kinds, fp = self._write_tables(conn, table, batches, fields, layer_id)
                 gtype = kinds.pop() if len(kinds) == 1 else "GEOMETRY"
                 made = _with_table(manifest(bbox), table)
+                if fp.needed():
+                    self._write_overviews(conn, table, fp, style_columns(made, list(fields)), fields, layer_id, bbox)
                 conn.execute("UPDATE planview_layers SET current = 0 WHERE id = ?", (layer_id,))
                 conn.execute(
                     f"INSERT INTO planview_layers ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,1)",
@@ -205,7 +212,7 @@ class GeoPackageLayerStore:
                      (table, RTREE_EXTENSION))
 
     def _write_tables(self, conn: sqlite3.Connection, table: str, batches: Iterable[gpd.GeoDataFrame],
-                      fields: dict[str, str], title: str) -> tuple[int, Bbox, set[str]]:
+                      fields: dict[str, str], title: str) -> tuple[int, Bbox, set[str], Footprints]:
         overview = table + "_ov"
         self._create_feature_table(conn, table, fields, title, "planview stored layer")
         self._create_feature_table(conn, overview, fields, title,
@@ -221,6 +228,7 @@ class GeoPackageLayerStore:
         next_fid = 1
         all_bounds: list[NDArray[np.float64]] = []
         all_mz: list[NDArray[np.int16]] = []
+        fp = Footprints()
         for batch in batches:
             geoms = np.asarray(batch.geometry.values, dtype=object)
             if len(geoms) == 0:
@@ -239,6 +247,7 @@ class GeoPackageLayerStore:
                                  [rows[i] for i in ov.tolist()])
             all_bounds.append(bounds)
             all_mz.append(mz)
+            fp.add(bounds, mz, geoms)
             count += len(geoms)
             kinds.update(str(k).upper() for k in np.unique(shapely.get_type_id(geoms)).tolist())
         bounds = np.concatenate(all_bounds) if all_bounds else np.empty((0, 4))
@@ -261,7 +270,30 @@ class GeoPackageLayerStore:
             for t in (table, overview):
                 conn.execute("UPDATE gpkg_geometry_columns SET geometry_type_name = ? WHERE table_name = ?",
                              (next(iter(gtypes)), t))
-        return count, bbox, gtypes
+        return count, bbox, gtypes, fp
+
+    def _write_overviews(self, conn: sqlite3.Connection, table: str, fp: Footprints, style: list[str],
+                         fields: dict[str, str], title: str, bbox: Bbox) -> None:
+        """One generalised table per zoom band (:mod:`layers.store.overview`), each with its R-tree."""
+        select = ", ".join(quote(c) for c in style)
+        rows = conn.execute(f"SELECT {select} FROM {quote(table)} ORDER BY fid") if style else None
+        codes, keys = class_codes(rows, sum(len(m) for m in fp.minzooms))
+        ov_fields = {**{c: fields[c] for c in style}, **OVERVIEW_COLUMNS}
+        names = list(ov_fields)
+        cols = ", ".join(["geom", MINZOOM, *(quote(c) for c in names)])
+        marks = ", ".join("?" for _ in range(len(names) + 2))
+        for band, feats in build(fp, codes).items():
+            ov = overview_table(table, band)
+            self._create_feature_table(conn, ov, ov_fields, title,
+                                       f"generalised overview of {table} for zooms {band[0]}-{band[1]}")
+            geoms = np.array([f.geom for f in feats], dtype=object)
+            blobs = encode_geometry(geoms) if len(geoms) else []
+            conn.executemany(f"INSERT INTO {quote(ov)} (fid, {cols}) VALUES (?, {marks})",
+                             [(i + 1, blobs[i], 0, *keys[f.cls], f.count, 1, f.zoom) for i, f in enumerate(feats)])
+            bulk_load(conn, "rtree_" + ov + "_geom", np.arange(1, len(feats) + 1, dtype=np.int64),
+                      shapely.bounds(geoms) if len(geoms) else np.empty((0, 4)))
+            conn.execute("UPDATE gpkg_contents SET min_x = ?, min_y = ?, max_x = ?, max_y = ? WHERE table_name = ?",
+                         (*bbox, ov))
 
     # ------------------------------------------------------------ reads
 
@@ -358,10 +390,36 @@ class GeoPackageLayerStore:
         return {"type": "Feature", "id": int(row[0]), "properties": props,
                 "geometry": json.loads(shapely.to_geojson(decode_geometry(row[1])))}
 
+    def overviews(self, layer: StoredLayer) -> set[str]:
+        """The generalised tables of a version (cached: a version's tables never change)."""
+        found = self._overviews.get(layer.table)
+        if found is None:
+            pattern = layer.table.replace("_", "\\_") + "\\_g%"
+            found = self._overviews[layer.table] = {r[0] for r in self._reader().execute(
+                "SELECT table_name FROM gpkg_contents WHERE table_name LIKE ? ESCAPE '\\'", (pattern,))}
+        return found
+
     def tile(self, layer: StoredLayer, z: int, x: int, y: int, columns: list[str]) -> bytes:
         cols = [c for c in columns if c in layer.fields]
-        batch = self.query(layer, tile_bounds_lonlat(z, x, y, buffer=BUFFER), columns=cols, zoom=z,
-                           limit=MAX_TILE_FEATURES)
+        box = tile_bounds_lonlat(z, x, y, buffer=BUFFER)
+        style = style_columns(layer.manifest, cols)
+        band = band_for(z) if z < OVERVIEW_UNTIL else None
+        ov = overview_table(layer.table, band) if band else None
+        if band is None or ov not in self.overviews(layer):
+            batch = self.query(layer, box, columns=cols, zoom=z, limit=MAX_TILE_FEATURES)
+            props = [{c: batch.columns[c][i] for c in cols} for i in range(len(batch))]
+            return encode_tile(layer.id, batch.geoms, batch.fids.tolist(), props, z, x, y, coalesce_by=style)
+        # below the detail zoom: the features big enough for the band singly, the rest as its generalised overview
+        batch = self.query(layer, box, columns=cols, zoom=min(z, threshold(band)), limit=MAX_TILE_FEATURES)
         props = [{c: batch.columns[c][i] for c in cols} for i in range(len(batch))]
-        return encode_tile(layer.id, batch.geoms, batch.fids.tolist(), props, z, x, y,
-                           coalesce_by=style_columns(layer.manifest, cols))
+        ov_cols = [*style, *OVERVIEW_COLUMNS]
+        x0, y0, x1, y1 = box
+        try:
+            rows = self._reader().execute(self._select(ov, ov_cols), (x1, x0, y1, y0)).fetchall()
+        except sqlite3.Error as exc:
+            raise StorageError("读取图层失败 / reading the layer failed", detail=str(exc)) from exc
+        gen = self._batch(rows, ov_cols)
+        props += [{c: gen.columns[c][i] for c in ov_cols} for i in range(len(gen))]
+        geoms = np.concatenate([batch.geoms, gen.geoms])
+        return encode_tile(layer.id, geoms, [*batch.fids.tolist(), *([None] * len(gen))], props, z, x, y,
+                           coalesce_by=style)

@@ -17,7 +17,10 @@ its bounding box spans :data:`MIN_PIXELS` screen pixels (a point: 0). Below it a
 is smaller than a few pixels and tiles leave it out (as ``ST_AsMVTGeom``
 collapses it, and as tippecanoe drops it); features visible below
 :data:`DETAIL_ZOOM` are also copied to a small *overview* table so that
-low-zoom tiles never scan the whole layer.
+low-zoom tiles never scan the whole layer. A layer of many small polygons
+also gets *generalised* overview tables per zoom band
+(:mod:`layers.store.overview`), which low-zoom tiles draw in place of the
+polygons too small for them.
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ EARTH_M = 2 * math.pi * 6378137.0  # Web-Mercator world width in metres
 GEOM = "geom"
 FID = "fid"
 MINZOOM = "pv_minzoom"
-RESERVED = {FID, GEOM, MINZOOM, "geometry"}
+RESERVED = {FID, GEOM, MINZOOM, "geometry", "pv_count", "pv_generalised", "pv_zoom"}  # overview columns
 ManifestFor = Callable[[tuple[float, float, float, float]], LayerManifest]
 _LAYER_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 

@@ -63,7 +63,7 @@ def to_mercator(geoms: NDArray[np.object_]) -> NDArray[np.object_]:
     return shapely.transform(geoms, _xy)  # type: ignore[no-any-return]
 
 
-def encode_tile(layer_name: str, geoms: NDArray[np.object_], fids: Sequence[Any],
+def encode_tile(layer_name: str, geoms: NDArray[np.object_], fids: Sequence[int | None],
                 properties: Sequence[dict[str, Any]], z: int, x: int, y: int, *,
                 coalesce_by: Sequence[str] | None = None, coalesce_over: int = COALESCE_OVER) -> bytes:
     """One MVT layer named ``layer_name`` holding the given lon/lat features, clipped and simplified for the tile.
@@ -76,7 +76,7 @@ def encode_tile(layer_name: str, geoms: NDArray[np.object_], fids: Sequence[Any]
     scale = EXTENT / (x1 - x0)
     pad = BUFFER / scale
     merc = to_mercator(np.asarray(geoms, dtype=object))
-    clipped = shapely.clip_by_rect(merc, x0 - pad, y0 - pad, x1 + pad, y1 + pad)
+    clipped = _clip(merc, (x0 - pad, y0 - pad, x1 + pad, y1 + pad))
 
     def _tile_xy(xy: NDArray[np.float64]) -> NDArray[np.float64]:
         return np.column_stack([(xy[:, 0] - x0) * scale, (y1 - xy[:, 1]) * scale])
@@ -95,12 +95,31 @@ def encode_tile(layer_name: str, geoms: NDArray[np.object_], fids: Sequence[Any]
         idx = np.flatnonzero(polygonal).tolist()
         merged = _coalesced(local[idx], [properties[i] for i in idx], list(coalesce_by))
         keep &= ~polygonal
-    features = [
-        {"geometry": local[i], "properties": {k: v for k, v in properties[i].items() if v is not None},
-         "id": int(fids[i])}
-        for i in np.flatnonzero(keep).tolist()
-    ]
+    features = []
+    for i in np.flatnonzero(keep).tolist():
+        feature = {"geometry": local[i], "properties": {k: v for k, v in properties[i].items() if v is not None}}
+        fid = fids[i]
+        if fid is not None:  # a generalised (overview) feature has no id: it is no single feature
+            feature["id"] = int(fid)
+        features.append(feature)
     return _encode(layer_name, merged + features)
+
+
+def _clip(geoms: NDArray[np.object_], box: Bbox) -> NDArray[np.object_]:
+    """Geometries clipped to the box: GEOS's fast rectangle clip, or — where it refuses a valid polygon whose edges
+    lie on the box (it happens with grid-aligned overview cells) — the exact intersection, polygons kept."""
+    try:
+        return shapely.clip_by_rect(geoms, *box)  # type: ignore[no-any-return]
+    except shapely.errors.GEOSException:
+        pass
+    out = shapely.intersection(geoms, shapely.box(*box))
+    # a polygon touching the box leaves a line or point there: keep only what is of the input's dimension
+    dim = shapely.get_dimensions(geoms)
+    for i in np.flatnonzero((shapely.get_dimensions(out) != dim) | (shapely.get_type_id(out) == 7)).tolist():
+        parts = shapely.get_parts(out[i])
+        keep = parts[shapely.get_dimensions(parts) == dim[i]]
+        out[i] = shapely.union_all(keep) if len(keep) else shapely.Polygon()
+    return out  # type: ignore[no-any-return]
 
 
 def _coalesced(local: NDArray[np.object_], properties: list[dict[str, Any]], by: list[str]) -> list[dict[str, Any]]:
@@ -110,7 +129,10 @@ def _coalesced(local: NDArray[np.object_], properties: list[dict[str, Any]], by:
         groups.setdefault(k, []).append(i)
     out = []
     for key, idx in groups.items():
-        merged = shapely.coverage_union_all(local[idx])
+        try:
+            merged = shapely.coverage_union_all(local[idx])
+        except shapely.errors.GEOSException:  # not noded as a coverage (e.g. parcels over a generalised overview)
+            merged = shapely.union_all(shapely.make_valid(local[idx]))
         if not shapely.is_valid(merged):  # the input was not a clean coverage (overlaps): repair, still cheap
             merged = shapely.make_valid(merged, method="structure", keep_collapsed=False)
         merged = shapely.remove_repeated_points(shapely.transform(shapely.simplify(merged, 1.0), np.round))
@@ -120,7 +142,11 @@ def _coalesced(local: NDArray[np.object_], properties: list[dict[str, Any]], by:
             continue
         merged = shapely.orient_polygons(shapely.multipolygons(polys), exterior_cw=False)
         props = {c: v for c, v in zip(by, key, strict=True) if v is not None}
-        props["pv_count"] = len(idx)
+        # overview features already stand for pv_count features each; the merge stays generalised if one was
+        props["pv_count"] = int(sum(int(properties[i].get("pv_count") or 1) for i in idx))
+        if any(properties[i].get("pv_generalised") for i in idx):
+            props["pv_generalised"] = 1
+            props["pv_zoom"] = max(int(properties[i].get("pv_zoom") or 0) for i in idx)
         out.append({"geometry": merged, "properties": props})
     return out
 

@@ -4,9 +4,11 @@ Every version is its own table ``lyr_<id>_v<N>`` (``geometry(Geometry, 4326)``,
 ``fid`` primary key, ``pv_minzoom``) with a GiST index on the geometry and a
 partial GiST index over the features visible below
 :data:`~layers.store.model.DETAIL_ZOOM`, so low-zoom tiles never walk the
-whole layer. The manifests live in ``planview_layers``; nothing about a layer
-is kept in the application process except caches keyed by that table's
-contents, so any number of ``planview serve`` processes on any number of
+whole layer; a layer of many small polygons also gets generalised overview
+tables ``lyr_<id>_v<N>_g<zoom>`` (:mod:`layers.store.overview`), which tiles
+below zoom 14 add to ST_AsMVT. The manifests live in ``planview_layers``;
+nothing about a layer is kept in the application process except caches keyed
+by that table's contents, so any number of ``planview serve`` processes on any number of
 machines share one database (see README, "More than one process").
 
 Rows are streamed in with COPY inside one transaction together with the
@@ -41,9 +43,12 @@ from layers.store.model import (
     StoredLayer,
     check_layer_id,
     minzoom,
+    style_columns,
     table_name,
 )
 from layers.store.mvt import BUFFER, EXTENT
+from layers.store.overview import COLUMNS as OVERVIEW_COLUMNS
+from layers.store.overview import OVERVIEW_UNTIL, Footprints, band_for, build, class_codes, overview_table, threshold
 
 SQL_TYPES = {"integer": "bigint", "number": "double precision", "boolean": "boolean", "string": "text"}
 _SCHEMA_LOCK = 0x706C6179  # advisory lock id for creating planview_layers
@@ -82,6 +87,7 @@ class PostgisLayerStore:
         except psycopg.Error as exc:
             raise StorageError("无法连接图层数据库 / cannot open the PostGIS layer store", detail=str(exc)) from exc
         self.pool = pool_for(url)
+        self._overviews: dict[str, set[str]] = {}
 
     @contextmanager
     def _conn(self) -> Iterator[psycopg.Connection[Any]]:
@@ -139,9 +145,11 @@ class PostgisLayerStore:
                 assert row is not None
                 version = int(row[0])
                 table = table_name(layer_id, version)
-                count, bbox, gtype = self._write_table(conn, table, batches, fields)
+                count, bbox, gtype, fp = self._write_table(conn, table, batches, fields)
                 made = manifest(bbox)
                 made = made.model_copy(update={"geometry": made.geometry.model_copy(update={"store": table})})
+                if fp.needed():
+                    self._write_overviews(conn, table, fp, style_columns(made, list(fields)), fields)
                 conn.execute(sql.SQL("UPDATE {} SET current = false WHERE id = %s").format(self.meta), (layer_id,))
                 conn.execute(sql.SQL("INSERT INTO {} ({}) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,true)").format(
                     self.meta, self._COLUMNS),
@@ -152,7 +160,7 @@ class PostgisLayerStore:
         return self.versions(layer_id)[0]
 
     def _write_table(self, conn: psycopg.Connection[Any], table: str, batches: Iterable[gpd.GeoDataFrame],
-                     fields: dict[str, str]) -> tuple[int, Bbox, str]:
+                     fields: dict[str, str]) -> tuple[int, Bbox, str, Footprints]:
         ident = self._table(table)
         cols = [sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(SQL_TYPES.get(k, "text")))
                 for n, k in fields.items()]
@@ -166,13 +174,16 @@ class PostgisLayerStore:
         count = 0
         total = np.array([np.inf, np.inf, -np.inf, -np.inf])
         kinds: set[int] = set()
+        fp = Footprints()
         with conn.cursor().copy(copy) as cp:
             for batch in batches:
                 geoms = np.asarray(batch.geometry.values, dtype=object)
                 if len(geoms) == 0:
                     continue
                 bounds = shapely.bounds(geoms)
-                mz = minzoom(bounds).tolist()
+                mz_arr = minzoom(bounds)
+                fp.add(bounds, mz_arr, geoms)
+                mz = mz_arr.tolist()
                 ewkb = shapely.to_wkb(shapely.set_srid(geoms, 4326), hex=True, include_srid=True)
                 values = [batch[n].tolist() for n in names]
                 for i in range(len(geoms)):
@@ -189,7 +200,36 @@ class PostgisLayerStore:
                        6: "MULTIPOLYGON"}
         gtypes = {names_by_id.get(k, "GEOMETRY") for k in kinds}
         bbox: Bbox = tuple(float(v) for v in total) if count else (0.0, 0.0, 0.0, 0.0)  # type: ignore[assignment]
-        return count, bbox, (gtypes.pop() if len(gtypes) == 1 else "GEOMETRY")
+        return count, bbox, (gtypes.pop() if len(gtypes) == 1 else "GEOMETRY"), fp
+
+    def _write_overviews(self, conn: psycopg.Connection[Any], table: str, fp: Footprints, style: list[str],
+                         fields: dict[str, str]) -> None:
+        """One generalised table per zoom band (:mod:`layers.store.overview`), GiST-indexed, same transaction."""
+        n = sum(len(m) for m in fp.minzooms)
+        if style:
+            with conn.cursor(name="pv_overview_classes") as cur:  # server-side: streamed, not held whole
+                cur.itersize = 50_000
+                cur.execute(sql.SQL("SELECT {} FROM {} ORDER BY fid").format(
+                    sql.SQL(", ").join(sql.Identifier(c) for c in style), self._table(table)))
+                codes, keys = class_codes(cur, n)
+        else:
+            codes, keys = class_codes(None, n)
+        ov_fields = {**{c: fields[c] for c in style}, **OVERVIEW_COLUMNS}
+        for band, feats in build(fp, codes).items():
+            ident = self._table(overview_table(table, band))
+            conn.execute(sql.SQL("CREATE TABLE {} (fid bigint PRIMARY KEY, geom geometry(Geometry, 4326) NOT NULL,"
+                                 " {})").format(ident, sql.SQL(", ").join(
+                sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(SQL_TYPES.get(k, "text")))
+                for c, k in ov_fields.items())))
+            copy = sql.SQL("COPY {} (fid, geom, {}) FROM STDIN").format(
+                ident, sql.SQL(", ").join(sql.Identifier(c) for c in ov_fields))
+            ewkb = shapely.to_wkb(shapely.set_srid(np.array([f.geom for f in feats], dtype=object), 4326), hex=True,
+                                  include_srid=True) if feats else []
+            with conn.cursor().copy(copy) as cp:
+                for i, f in enumerate(feats):
+                    cp.write_row((i + 1, ewkb[i], *keys[f.cls], f.count, 1, f.zoom))
+            conn.execute(sql.SQL("CREATE INDEX ON {} USING gist (geom)").format(ident))
+            conn.execute(sql.SQL("ANALYZE {}").format(ident))
 
     # ------------------------------------------------------------ reads
 
@@ -272,19 +312,50 @@ class PostgisLayerStore:
         return {"type": "Feature", "id": int(row[0]), "properties": dict(zip(cols, row[2:], strict=True)),
                 "geometry": json.loads(row[1])}
 
+    def overviews(self, layer: StoredLayer) -> set[str]:
+        """The generalised tables of a version (cached: a version's tables never change)."""
+        found = self._overviews.get(layer.table)
+        if found is None:
+            with self._conn() as conn:
+                rows = conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s AND tablename LIKE %s",
+                                    (self.schema, layer.table.replace("_", "\\_") + "\\_g%")).fetchall()
+            found = self._overviews[layer.table] = {r[0] for r in rows}
+        return found
+
     def tile(self, layer: StoredLayer, z: int, x: int, y: int, columns: list[str]) -> bytes:
         cols = [c for c in columns if c in layer.fields]
-        where: sql.Composable = sql.SQL("t.{} <= {}").format(sql.Identifier(MINZOOM), sql.Literal(int(z)))
-        if z < DETAIL_ZOOM:
+        band = band_for(z) if z < OVERVIEW_UNTIL else None
+        ov = overview_table(layer.table, band) if band else None
+        generalised = band is not None and ov in self.overviews(layer)
+        # with an overview, the features big enough for the band singly and the rest as its generalised features
+        upto = min(z, threshold(band)) if band is not None and generalised else z
+        where: sql.Composable = sql.SQL("t.{} <= {}").format(sql.Identifier(MINZOOM), sql.Literal(int(upto)))
+        if upto < DETAIL_ZOOM:
             where += sql.SQL(" AND t.{} < {}").format(sql.Identifier(MINZOOM), sql.Literal(DETAIL_ZOOM))
+        extra: sql.Composable = sql.SQL("")
+        gen_cols: sql.Composable = sql.SQL("")
+        if generalised:
+            assert ov is not None
+            style = style_columns(layer.manifest, cols)
+            gen_cols = sql.SQL(", NULL::bigint AS pv_count, NULL::bigint AS pv_generalised, NULL::bigint AS pv_zoom")
+            extra = sql.SQL(
+                " UNION ALL (SELECT NULL::bigint AS fid{cols}, o.pv_count, o.pv_generalised, o.pv_zoom,"
+                "  ST_AsMVTGeom(ST_Transform(o.geom, 3857), b.env, {extent}, {buffer}, true) AS geom"
+                "  FROM {o} o, b WHERE o.geom && b.ll)"
+            ).format(cols=sql.SQL("").join(
+                sql.SQL(", o.{}").format(sql.Identifier(c)) if c in style else
+                sql.SQL(", NULL::{} AS {}").format(sql.SQL(SQL_TYPES.get(layer.fields[c], "text")), sql.Identifier(c))
+                for c in cols),
+                extent=sql.Literal(EXTENT), buffer=sql.Literal(BUFFER), o=self._table(ov))
         query = sql.SQL(
             "WITH b AS (SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS env,"
             " ST_Transform(ST_TileEnvelope(%(z)s, %(x)s, %(y)s, margin => %(margin)s), 4326) AS ll)"
             " SELECT ST_AsMVT(q, %(name)s, {extent}, 'geom', 'fid') FROM ("
-            "  SELECT t.fid{cols}, ST_AsMVTGeom(ST_Transform(t.geom, 3857), b.env, {extent}, {buffer}, true) AS geom"
-            "  FROM {t} t, b WHERE t.geom && b.ll AND {where} ORDER BY t.{mz} LIMIT {cap}) q"
+            "  (SELECT t.fid{cols}{gen_cols}, ST_AsMVTGeom(ST_Transform(t.geom, 3857), b.env, {extent}, {buffer}, true)"
+            "  AS geom FROM {t} t, b WHERE t.geom && b.ll AND {where} ORDER BY t.{mz} LIMIT {cap}){extra}) q"
             " WHERE q.geom IS NOT NULL"
         ).format(cols=sql.SQL("").join(sql.SQL(", t.{}").format(sql.Identifier(c)) for c in cols),
+                 gen_cols=gen_cols, extra=extra,
                  extent=sql.Literal(EXTENT), buffer=sql.Literal(BUFFER), t=self._table(layer.table), where=where,
                  mz=sql.Identifier(MINZOOM), cap=sql.Literal(MAX_TILE_FEATURES))
         with self._conn() as conn:

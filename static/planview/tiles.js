@@ -9,8 +9,21 @@ import { styleFor } from "./style.js";
 
 function tileStyle(lc, props) {
   const s = styleFor(lc, props || {}, "Polygon");
+  // a generalised overview (grid cells merged per class) has no real boundaries: fill only, no outline
+  const generalised = Boolean(props && props.pv_generalised);
   return { fill: true, fillColor: s.fillColor, fillOpacity: s.fillOpacity, color: s.color,
-    weight: Math.min(s.weight, 1), opacity: s.opacity };
+    weight: generalised ? 0 : Math.min(s.weight, 1), opacity: generalised ? 0 : s.opacity };
+}
+
+/** What a click on a feature without id says: a generalised overview or a dense tile merged per class. */
+function mergedText(props) {
+  const n = Number(props.pv_count);
+  if (props.pv_generalised) {
+    const z = Number(props.pv_zoom);
+    return "概化显示：此处约 " + n + " 个图斑（按类别归并的概略图，非精确边界），放大至 "
+      + (z > 0 ? z : 14) + " 级查看单个图斑";
+  }
+  return "此处 " + n + " 个要素按类别合并显示，请放大后点选单个要素";
 }
 
 function attach(ctx, st) {
@@ -32,11 +45,12 @@ function attach(ctx, st) {
     const props = e.layer && e.layer.properties ? e.layer.properties : {};
     const fid = props.__fid;
     if (fid === undefined || fid === null) {
-      // a dense tile merges its features per class (pv_count of them): say so instead of doing nothing
+      // a dense tile merges its features per class, and below the detail zoom a dense layer is drawn as its
+      // generalised overview (pv_count features each): say so instead of doing nothing
       if (props.pv_count) {
         L.DomEvent.stop(e);
         L.popup().setLatLng(e.latlng)
-          .setContent("此处 " + Number(props.pv_count) + " 个要素按类别合并显示，请放大后点选单个要素")
+          .setContent(mergedText(props))
           .openOn(ctx.map);
       }
       return;
