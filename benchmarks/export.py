@@ -31,15 +31,14 @@ import json
 import os
 import resource
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+from benchmarks.server_proc import ROOT, serve
+
 MAPS = ("chongqing", "yunyang")
 CHROMIUM = os.environ.get("PLANVIEW_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -51,40 +50,6 @@ SCALE = 300 / 96
 DRAWN = "() => window.planview && window.planview.ready && performance.now()"
 TARGET_RATIO, TARGET_SECONDS, TARGET_MB = 2.0, 3.0, 1024.0
 SETTLE_S = 0.5
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def serve() -> tuple[subprocess.Popen[bytes], str]:
-    """The real app under uvicorn in a process of its own on a loopback port.
-
-    Its own process, like a deployed server: in this process Playwright's
-    driver loop would share the GIL with the export being timed.
-    """
-    import tempfile
-    import urllib.request
-
-    tmp = Path(tempfile.mkdtemp(prefix="planview-bench-"))
-    port = _free_port()
-    env = {**os.environ, "PLANVIEW_WORKSPACE_GPKG": str(tmp / "ws.gpkg")}
-    env.pop("PLANVIEW_DATABASE_URL", None)
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "server.app:create_app",
-                             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"], cwd=ROOT, env=env)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"{base}/api/layers", timeout=5):  # noqa: S310 - loopback only
-                return proc, base
-        except OSError:
-            if time.time() > deadline or proc.poll() is not None:
-                proc.kill()
-                raise RuntimeError("server did not start") from None
-            time.sleep(0.1)
 
 
 def export_once(client: Any, base: str, map_id: str) -> tuple[float, tuple[int, int]]:
@@ -142,8 +107,9 @@ def main(argv: list[str] | None = None) -> int:
     import httpx
     from playwright.sync_api import sync_playwright
 
-    server, base = serve()
-    client = httpx.Client(timeout=120)
+    # exporting a map is a viewer's right (anonymous visitors only read maps)
+    server, base, auth = serve(role="viewer")
+    client = httpx.Client(timeout=120, headers=auth)
     ok = True
     try:
         cold, _size = export_once(client, base, "xiaojiang")
