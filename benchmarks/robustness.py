@@ -21,57 +21,21 @@ target is missed. A benchmark, not a test: the machine is shared.
 from __future__ import annotations
 
 import argparse
-import os
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parent.parent
+from benchmarks.server_proc import serve
+
 READS = ("/", "/maps/yunyang", "/api/layers/cq-counties?zoom=8", "/static/planview.css")
 TARGET_RATIO = 3.0
 UPLOAD_OK = {201, 202, 413, 503}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def serve() -> tuple[subprocess.Popen[bytes], str, dict[str, str]]:
-    """``planview serve`` in its own process on a free loopback port, with a private store; and a planner's token."""
-    tmp = Path(tempfile.mkdtemp(prefix="planview-bench-"))
-    port = _free_port()
-    env = {**os.environ, "PLANVIEW_WORKSPACE_GPKG": str(tmp / "ws.gpkg"), "PLANVIEW_LAYER_STORE_GPKG": str(tmp / "l.gpkg")}
-    env.pop("PLANVIEW_DATABASE_URL", None)
-    cli = [sys.executable, "-m", "server.cli", "users"]
-    subprocess.run([*cli, "add", "bench", "--role", "planner"], cwd=ROOT, env=env, input="bench password 1234\n",
-                   text=True, capture_output=True, check=True)
-    token = subprocess.run([*cli, "token", "bench"], cwd=ROOT, env=env, text=True, capture_output=True,
-                           check=True).stdout.strip().splitlines()[-1]
-    proc = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
-    while True:
-        try:
-            if httpx.get(f"{base}/api/layers", timeout=5).status_code == 200:
-                return proc, base, {"Authorization": f"Bearer {token}"}
-        except httpx.HTTPError:
-            pass
-        if time.time() > deadline or proc.poll() is not None:
-            proc.kill()
-            raise RuntimeError("server did not start")
-        time.sleep(0.2)
 
 
 def heavy_landtxt(rings: int = 1500) -> bytes:
