@@ -39,6 +39,7 @@ from server.mapview.basemaps import (
     OFFLINE_BASE_ID,
     OFFLINE_BASE_NAME,
     BasemapOptions,
+    TileProvider,
     local_providers,
     online_providers,
 )
@@ -260,9 +261,9 @@ def _unavailable(definition: MapDefinition, catalogue: Catalogue) -> list[dict[s
     return out
 
 
-def map_config(definition: MapDefinition, catalogue: Catalogue, options: BasemapOptions,
+def map_config(definition: MapDefinition, catalogue: Catalogue, providers: list[TileProvider],
                stored: list[StoredLayer] | None = None) -> dict[str, Any]:
-    """The JSON the page passes to planview.js (no geometry)."""
+    """The JSON the page passes to planview.js (no geometry); ``providers`` are the page's basemaps."""
     available = [(catalogue.layers[ml.id], ml.visible) for ml in definition.layers if ml.id in catalogue.layers]
     available.sort(key=lambda pair: (pair[0].manifest.order, pair[0].id))
     configs = [layer_config(layer, visible) for layer, visible in available]
@@ -282,11 +283,11 @@ def map_config(definition: MapDefinition, catalogue: Catalogue, options: Basemap
         # null when the plan has no indicator table (yet): the panel says so without a 404 request
         "indicators_url": f"/api/indicators/{definition.plan}" if definition.plan in catalogue.indicators else None,
         "export_url": "/api/export",
-        "basemap_warnings": {p.name: p.warning for p in online_providers(options) if p.warning},
-        "basemap_datums": {p.name: p.datum for p in online_providers(options) if p.datum != "wgs84"},
+        "basemap_warnings": {p.name: p.warning for p in providers if p.warning},
+        "basemap_datums": {p.name: p.datum for p in providers if p.datum != "wgs84"},
         # offline vector-tile basemaps, drawn by static/planview/vectorbase.js into their (empty) groups
         "vector_basemaps": {p.id: {"url": p.url, "attribution": p.attribution, "max_native_zoom": p.max_native_zoom}
-                            for p in local_providers(options) if p.vector},
+                            for p in providers if p.vector},
         "default_base": OFFLINE_BASE_ID,
     }
 
@@ -294,14 +295,15 @@ def map_config(definition: MapDefinition, catalogue: Catalogue, options: Basemap
 def build_map_page(definition: MapDefinition, catalogue: Catalogue, options: BasemapOptions,
                    stored: list[StoredLayer] | None = None) -> MapPage:
     """Folium map + config for ``definition``; every asset local, no geometry embedded."""
-    config = map_config(definition, catalogue, options, stored)
+    # the operator's tile files are opened (and a broken one logged) once per page build
+    providers = local_providers(options) + online_providers(options)
+    config = map_config(definition, catalogue, providers, stored)
     x0, y0, x1, y1 = definition.bounds
     fmap = folium.Map(location=[(y0 + y1) / 2, (x0 + x1) / 2], zoom_start=initial_zoom(definition.bounds),
                       tiles=None, control_scale=False, zoom_control=True)
     fmap.options["min_zoom"] = definition.min_zoom
     fmap.options["max_zoom"] = definition.max_zoom
     fmap.options["zoom_snap"] = ZOOM_SNAP
-    providers = local_providers(options) + online_providers(options)
     bases: dict[str, Element] = {}
     if providers:
         bases[OFFLINE_BASE_ID] = folium.FeatureGroup(name=OFFLINE_BASE_NAME, overlay=False, control=True, show=True)

@@ -2,6 +2,8 @@
 // collapsible, collapsed by default on narrow screens, and after the first view is drawn moved to the
 // other side of the map, or folded, whenever they would cover part of the plan there.
 
+import { ringsContain } from "./geometry.js";
+
 const NARROW_PX = 800;
 
 function setLayersCollapsed(container, collapsed) {
@@ -18,18 +20,6 @@ function eachPath(layer, fn) {
   else fn(layer);
 }
 
-/** Is the layer-point `p` inside the ring list `parts` (even-odd rule)? */
-function inside(p, parts) {
-  let hit = false;
-  parts.forEach((ring) => {
-    for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
-      const a = ring[i], b = ring[j];
-      if ((a.y > p.y) !== (b.y > p.y) && p.x < ((b.x - a.x) * (p.y - a.y)) / (b.y - a.y) + a.x) hit = !hit;
-    }
-  });
-  return hit;
-}
-
 /** Does one drawn feature meet the pixel box `box` (layer points)? Exact on Leaflet's projected rings, so
  * a small zone under a large control is found, not just one a sampling grid happens to hit. */
 function meets(layer, box) {
@@ -40,7 +30,8 @@ function meets(layer, box) {
       }
       if (layer.options.fill && ring.length > 1 && L.LineUtil.clipSegment(ring[ring.length - 1], ring[0], box, false, false)) return true;
     }
-    return !!layer.options.fill && inside(box.getCenter(), layer._parts);
+    const c = box.getCenter();
+    return !!layer.options.fill && ringsContain(layer._parts.map((ring) => ring.map((p) => [p.x, p.y])), c.x, c.y);
   }
   if (layer._point && layer._radius !== undefined) {  // circle markers: the disc against the box
     const r = layer._radius + (layer.options.weight || 0);

@@ -1,18 +1,20 @@
-// geometry.js — owns point-in-polygon tests on GeoJSON in lon/lat (for "what else is here").
+// geometry.js — owns point-in-polygon tests (GeoJSON in lon/lat for "what else is here"; projected rings).
 
-function ringContains(ring, x, y) {
+/** Even-odd test of (x, y) against every ring of one polygon, [x, y] pairs in any planar or lon/lat units:
+ * inside the exterior and outside its holes. */
+export function ringsContain(rings, x, y) {
   let inside = false;
-  for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
-    const xi = ring[i][0], yi = ring[i][1], xj = ring[j][0], yj = ring[j][1];
-    if ((yi > y) !== (yj > y) && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) inside = !inside;
-  }
+  rings.forEach((ring) => {
+    for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
+      const xi = ring[i][0], yi = ring[i][1], xj = ring[j][0], yj = ring[j][1];
+      if ((yi > y) !== (yj > y) && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) inside = !inside;
+    }
+  });
   return inside;
 }
 
 function polygonContains(rings, x, y) {
-  if (!rings.length || !ringContains(rings[0], x, y)) return false;
-  for (let k = 1; k < rings.length; k++) if (ringContains(rings[k], x, y)) return false;
-  return true;
+  return rings.length > 0 && ringsContain(rings, x, y);
 }
 
 /** Does a GeoJSON (multi)polygon contain lon/lat (x, y)? Lines and points never do. */
