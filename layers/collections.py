@@ -208,7 +208,7 @@ class StoredCollection:
             batch = self.store.page(self.layer, None, offset, limit + 1, cols)
             n = min(limit, len(batch))
             return StoredPage(fids=batch.fids[:n].tolist(), geometries=self._finish(batch.geoms[:n]),
-                              properties=[{c: batch.columns[c][i] for c in cols} for i in range(n)],
+                              properties=batch.records(cols)[:n],
                               matched=self.layer.feature_count, more=len(batch) > limit)
         box = shapely.box(*bbox)
         fids: list[int] = []

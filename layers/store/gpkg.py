@@ -407,11 +407,11 @@ class GeoPackageLayerStore:
         ov = overview_table(layer.table, band) if band else None
         if band is None or ov not in self.overviews(layer):
             batch = self.query(layer, box, columns=cols, zoom=z, limit=MAX_TILE_FEATURES)
-            props = [{c: batch.columns[c][i] for c in cols} for i in range(len(batch))]
+            props = batch.records(cols)
             return encode_tile(layer.id, batch.geoms, batch.fids.tolist(), props, z, x, y, coalesce_by=style)
         # below the detail zoom: the features big enough for the band singly, the rest as its generalised overview
         batch = self.query(layer, box, columns=cols, zoom=min(z, threshold(band)), limit=MAX_TILE_FEATURES)
-        props = [{c: batch.columns[c][i] for c in cols} for i in range(len(batch))]
+        props = batch.records(cols)
         ov_cols = [*style, *OVERVIEW_COLUMNS]
         x0, y0, x1, y1 = box
         try:
@@ -419,7 +419,7 @@ class GeoPackageLayerStore:
         except sqlite3.Error as exc:
             raise StorageError("读取图层失败 / reading the layer failed", detail=str(exc)) from exc
         gen = self._batch(rows, ov_cols)
-        props += [{c: gen.columns[c][i] for c in ov_cols} for i in range(len(gen))]
+        props += gen.records(ov_cols)
         geoms = np.concatenate([batch.geoms, gen.geoms])
         return encode_tile(layer.id, geoms, [*batch.fids.tolist(), *([None] * len(gen))], props, z, x, y,
                            coalesce_by=style)

@@ -125,6 +125,11 @@ class FeatureBatch:
     def __len__(self) -> int:
         return len(self.fids)
 
+    def records(self, columns: list[str] | None = None) -> list[dict[str, Any]]:
+        """One properties dict per feature, of ``columns`` (default: every column read)."""
+        cols = list(self.columns) if columns is None else columns
+        return [{c: self.columns[c][i] for c in cols} for i in range(len(self))]
+
 
 class LayerStore(Protocol):
     """The store contract; :mod:`layers.store.gpkg` and :mod:`layers.store.postgis` implement it."""
