@@ -1,6 +1,7 @@
 // admin-layers.js — the /admin/layers import form: upload through the job pool, poll the job, show the result.
 // Every text from the server (file names, messages, warnings) goes through escapeHtml.
 import { escapeHtml } from "./planview/escape.js";
+import { errorMessage, followJob } from "./planview/jobs.js";
 
 const form = document.getElementById("layer-import");
 const box = document.getElementById("li-status");
@@ -13,10 +14,6 @@ function show(kind, html) {
   box.innerHTML = html;
 }
 
-function message(body, fallback) {
-  return escapeHtml((body && (body.message || (body.error && body.error.message))) || fallback);
-}
-
 function summaryHtml(s) {
   const warnings = (s.warnings || []).map((w) => `<li>${escapeHtml(w)}</li>`).join("");
   return `<p id="li-done">已导入 <a href="/api/layers/${encodeURIComponent(s.id)}">${escapeHtml(s.id)}</a>
@@ -25,20 +22,6 @@ function summaryHtml(s) {
     坐标系 ${escapeHtml((s.crs && s.crs.label) || "")}）。</p>
     ${warnings ? `<p>提示：</p><ul>${warnings}</ul>` : ""}
     <p><a href="/admin/layers">刷新图层列表</a></p>`;
-}
-
-async function poll(url) {
-  for (;;) {
-    const r = await fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" });
-    const job = await r.json().catch(() => ({}));
-    if (!r.ok) throw new Error(message(job, `查询任务失败（HTTP ${r.status}）`));
-    if (job.state === "done") return job;
-    if (job.state === "failed" || job.state === "cancelled") {
-      throw new Error(message(job, STATES[job.state]));
-    }
-    show("ok", `${escapeHtml(STATES[job.state] || job.state)}…（已用 ${escapeHtml(job.elapsed_s)} 秒）`);
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-  }
 }
 
 form.addEventListener("submit", async (event) => {
@@ -54,11 +37,14 @@ form.addEventListener("submit", async (event) => {
       headers: { "X-CSRF-Token": token, Prefer: "respond-async", Accept: "application/json" },
     });
     const body = await r.json().catch(() => ({}));
-    if (r.status !== 202) throw new Error(message(body, `导入失败（HTTP ${r.status}）`));
-    const job = await poll(body.url);
+    if (r.status !== 202) throw new Error(errorMessage(body, `导入失败（HTTP ${r.status}）`));
+    const job = await followJob(body.url, {
+      pollMs: POLL_MS, fallback: (status, j) => (j && STATES[j.state]) || `查询任务失败（HTTP ${status}）`,
+      onUpdate: (j) => show("ok", `${escapeHtml(STATES[j.state] || j.state)}…（已用 ${escapeHtml(j.elapsed_s)} 秒）`),
+    });
     show("ok", summaryHtml(job.summary || {}));
   } catch (err) {
-    show("error", err.message); // already escaped
+    show("error", escapeHtml(err.message));
   } finally {
     button.disabled = false;
   }

@@ -1,6 +1,7 @@
 // upload.js — owns the upload page's progress: sends the form as a job, shows its state, opens the result.
 // Progressive enhancement: without this module the form posts and waits, as before.
 import { escapeHtml } from "./escape.js";
+import { errorMessage, followJob } from "./jobs.js";
 
 const POLL_MS = 700;
 const STAGES = {  // job stage -> [label, progress-bar value]
@@ -18,11 +19,9 @@ function csrfToken() {
   return meta ? meta.content : "";
 }
 
-/** The bilingual message of an error answer ({"message": …} or {"error": {"message": …}}), else a fallback. */
+/** The bilingual message of an error answer, else one that names the HTTP status. */
 function messageOf(body, status) {
-  if (body && typeof body.message === "string") return body.message;
-  if (body && body.error && typeof body.error.message === "string") return body.error.message;
-  return "上传失败（HTTP " + status + "），请稍后重试 / the upload failed (HTTP " + status + "); try again";
+  return errorMessage(body, "上传失败（HTTP " + status + "），请稍后重试 / the upload failed (HTTP " + status + "); try again");
 }
 
 function parseJson(text) {
@@ -65,28 +64,20 @@ function setup(form) {
     }
   }
 
-  async function poll(current) {
-    while (run === current && !current.stopped) {
-      await new Promise((resolve) => window.setTimeout(resolve, POLL_MS));
-      if (run !== current) return;
-      let response;
-      try {
-        response = await fetch(current.url, { headers: { Accept: "application/json" }, credentials: "same-origin" });
-      } catch (e) {
-        continue;  // a dropped connection: try again, the job goes on
-      }
-      const body = parseJson(await response.text());
-      if (run !== current) return;
-      if (!response.ok || !body) { stop(messageOf(body, response.status)); return; }
-      if (body.state === "done" && body.page) {
-        show("done");
-        window.location.assign(body.page);
-        return;
-      }
-      if (body.state === "failed" || body.state === "cancelled") { stop(messageOf(body, response.status)); return; }
-      if (body.state === "queued") show("queued", body.position ? "第 " + body.position + " 位" : "");
-      else show(body.stage || "reading");
-    }
+  function poll(current) {
+    const alive = () => run === current && !current.stopped;
+    followJob(current.url, {
+      pollMs: POLL_MS, alive, fallback: (status) => messageOf(null, status),
+      onUpdate: (job) => {
+        if (job.state === "queued") show("queued", job.position ? "第 " + job.position + " 位" : "");
+        else show(job.stage || "reading");
+      },
+    }).then((job) => {
+      if (!job || !alive()) return;
+      if (!job.page) { stop(messageOf(job, 200)); return; }
+      show("done");
+      window.location.assign(job.page);
+    }, (err) => { if (alive()) stop(err.message); });
   }
 
   function accepted(current, xhr) {
