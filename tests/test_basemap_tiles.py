@@ -173,6 +173,17 @@ def test_pmtiles_raster_is_served(tiles_settings: Settings) -> None:
     assert "/basemap/pmraster/{z}/{x}/{y}" in script and json.dumps("测试PM影像（本地离线瓦片）")[1:-1] in script
 
 
+def _open_map(browser: Any, url: str, hash_: str) -> tuple[Any, Any, list[str]]:
+    """A desktop tab on the Yunyang map at ``hash_``, ready; and the list its page errors go to."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url + "/maps/yunyang" + hash_)
+    page.wait_for_function("window.planview && window.planview.ready === true", timeout=30_000)
+    return context, page, errors
+
+
 def _switch_to(page: Any, title: str) -> None:
     if page.locator(".leaflet-control-layers.pv-collapsed").count():
         page.locator(".leaflet-control-layers .pv-ctl-toggle").click()
@@ -201,12 +212,7 @@ def _settled_share(page: Any, colour: tuple[int, int, int], tolerance: int = 30,
 @pytest.mark.browser
 def test_pmtiles_and_vector_basemaps_are_drawn_in_chromium(browser: Any, tiles_settings: Settings) -> None:
     with running_app(tiles_settings) as (_, url):
-        context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(url + "/maps/yunyang#map=9/31.00000/108.85000&layers=")
-        page.wait_for_function("window.planview && window.planview.ready === true", timeout=30_000)
+        context, page, errors = _open_map(browser, url, "#map=9/31.00000/108.85000&layers=")
         _switch_to(page, "测试PM影像")
         page.wait_for_function("Array.from(document.querySelectorAll('img.leaflet-tile-loaded'))"
                                ".filter(i => i.src.indexOf('/basemap/pmraster/9/') >= 0 && i.naturalWidth === 256)"
@@ -233,12 +239,7 @@ def test_pmtiles_and_vector_basemaps_are_drawn_in_chromium(browser: Any, tiles_s
 def test_basemap_in_the_permalink(browser: Any, tiles_settings: Settings) -> None:
     """&base=id opens the map on that basemap; an unknown id leaves the default, without an error."""
     with running_app(tiles_settings) as (_, url):
-        context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(url + "/maps/yunyang#map=9/31.00000/108.85000&layers=&base=test")
-        page.wait_for_function("window.planview && window.planview.ready === true", timeout=30_000)
+        context, page, errors = _open_map(browser, url, "#map=9/31.00000/108.85000&layers=&base=test")
         assert page.evaluate("window.planview.base()") == "test"
         assert page.locator(".leaflet-control-layers-base label").filter(has_text="测试影像").locator(
             "input").is_checked()
@@ -260,15 +261,8 @@ def test_basemap_in_the_permalink(browser: Any, tiles_settings: Settings) -> Non
 @pytest.mark.browser
 def test_mbtiles_basemap_is_drawn_in_chromium(browser: Any, tiles_settings: Settings) -> None:
     with running_app(tiles_settings) as (_, url):
-        context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(url + "/maps/yunyang#map=9/31.00000/108.85000&layers=")
-        page.wait_for_function("window.planview && window.planview.ready === true", timeout=30_000)
-        page.locator(".leaflet-control-layers .pv-ctl-toggle").click() if page.locator(
-            ".leaflet-control-layers.pv-collapsed").count() else None
-        page.locator(".leaflet-control-layers-base label").filter(has_text="测试影像").locator("input").check()
+        context, page, errors = _open_map(browser, url, "#map=9/31.00000/108.85000&layers=")
+        _switch_to(page, "测试影像")
         page.wait_for_function("Array.from(document.querySelectorAll('img.leaflet-tile-loaded'))"
                                ".filter(i => i.src.indexOf('/basemap/test/9/') >= 0 && i.naturalWidth === 256"
                                # Leaflet fades a loaded tile in: sample it once it is opaque
