@@ -6,17 +6,11 @@ the environment. The layer catalogue is loaded once, here.
 
 from __future__ import annotations
 
-import gzip
 import logging
-from functools import lru_cache
-from pathlib import Path
 
 from fastapi import Depends, FastAPI
-from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.middleware.gzip import GZipMiddleware
-from starlette.responses import FileResponse, Response
-from starlette.types import Scope
 
 from layers.catalogue import Catalogue
 from layers.store import open_layer_store
@@ -43,46 +37,12 @@ from server.auth import guard
 from server.auth import pages as auth_pages
 from server.auth.state import AuthState
 from server.settings import ROOT, Settings
+from server.static_assets import CachedStaticFiles
 
 log = logging.getLogger(__name__)
 TEMPLATES_DIR = ROOT / "server" / "templates"
 PRECOMPRESSED = ("image/png", "image/jpeg", "image/webp", "image/avif", "application/pdf", "application/zip", "application/gzip",
                  "font/woff", "font/woff2", "text/event-stream")
-
-
-COMPRESSIBLE = ("text/javascript", "application/javascript", "text/css", "image/svg+xml", "application/json")
-
-
-@lru_cache(maxsize=256)
-def _gzipped_file(path: str, mtime_ns: int, size: int) -> bytes:
-    """A static file gzipped once per version (the map page's ~30 scripts and styles were re-compressed
-    by GZipMiddleware on every cold load: server time on the first view's path)."""
-    return gzip.compress(Path(path).read_bytes(), compresslevel=6, mtime=0)
-
-
-class CachedStaticFiles(StaticFiles):
-    """Static files with Cache-Control: vendored libraries rarely change, our own assets may.
-
-    Both keep StaticFiles' ETag/Last-Modified, so a stale copy is revalidated cheaply. Text assets
-    go out gzipped from a cache (GZipMiddleware leaves a body that is already encoded alone).
-    """
-
-    async def get_response(self, path: str, scope: Scope) -> Response:
-        response = await super().get_response(path, scope)
-        if response.status_code in (200, 304):
-            max_age = 86400 if path.startswith("vendor/") else 300
-            response.headers["Cache-Control"] = f"public, max-age={max_age}"
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
-        if (isinstance(response, FileResponse) and response.status_code == 200 and scope.get("method") == "GET"
-                and "range" not in headers and "gzip" in headers.get("accept-encoding", "")
-                and (response.media_type or "").split(";")[0] in COMPRESSIBLE):
-            stat = Path(response.path).stat()
-            if stat.st_size > 1024:
-                body = _gzipped_file(str(response.path), stat.st_mtime_ns, stat.st_size)
-                keep = {k: v for k, v in response.headers.items()
-                        if k in ("etag", "last-modified", "cache-control", "content-type")}
-                return Response(body, headers={**keep, "Content-Encoding": "gzip", "Vary": "Accept-Encoding"})
-        return response
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -123,5 +83,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(basemap_tiles.router)
     app.include_router(plans_pages.router)
     app.include_router(api_docs_router)  # /docs, /redoc
+    # the build of the map page's modules (planview js build; server/mapview/frontend.py), if there is one
+    app.mount("/static/build", CachedStaticFiles(directory=str(settings.js_build_dir), check_dir=False, immutable=True),
+              name="static-build")
     app.mount("/static", CachedStaticFiles(directory=str(settings.static_dir)), name="static")
+    # matched first: a static file (most of a cold page load's requests) skips the ~100 route patterns
+    app.router.routes[:0] = [app.router.routes.pop(), app.router.routes.pop()][::-1]
     return app

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import re
 import socket
 import subprocess
@@ -23,13 +24,16 @@ import pytest
 import uvicorn
 from conftest import make_settings
 from fastapi.testclient import TestClient
+from starlette.applications import Starlette
+from starlette.routing import Mount
 from support import bearer, free_port, signed_in
 
 from layers.catalogue import Catalogue
-from server.app import _gzipped_file, create_app
+from server.app import create_app
 from server.middleware import content_security_policy, script_hashes
 from server.serving import server_config
 from server.settings import ROOT, Settings
+from server.static_assets import CachedStaticFiles, _asset
 
 LAYER = "cq-counties"
 GEOJSON = json.dumps({"type": "FeatureCollection", "features": [{
@@ -227,14 +231,34 @@ def test_static_text_goes_out_gzipped_from_a_cache_with_its_validators(hclient: 
         headers = r.headers
     assert headers["content-encoding"] == "gzip" and gzip.decompress(raw) == body
     assert int(headers["content-length"]) == len(raw)  # compressed once and kept, not streamed through gzip
-    hits = _gzipped_file.cache_info().hits
-    assert hclient.get("/static/vendor/leaflet/leaflet.js").content == body and _gzipped_file.cache_info().hits > hits
+    hits = _asset.cache_info().hits
+    assert hclient.get("/static/vendor/leaflet/leaflet.js").content == body and _asset.cache_info().hits > hits
     assert len(raw) < len(body) / 2 and headers["etag"] and "javascript" in headers["content-type"]
     assert "max-age=86400" in headers["cache-control"] and "Accept-Encoding" in headers["vary"]
     assert hclient.get("/static/vendor/leaflet/leaflet.js", headers={"if-none-match": headers["etag"]}
                        ).status_code == 304
     plain = hclient.get("/static/vendor/leaflet/leaflet.js", headers={"accept-encoding": "identity"})
     assert "content-encoding" not in plain.headers and plain.content == body
+    head = hclient.head("/static/vendor/leaflet/leaflet.js")
+    assert head.status_code == 200 and head.content == b"" and head.headers["etag"] == headers["etag"]
+
+
+def test_static_files_from_memory_follow_edits_and_stay_inside_their_folder(tmp_path: Path) -> None:
+    """A file edited on disk is served in its new version at once; nothing outside the folder is served."""
+    (tmp_path / "static").mkdir()
+    (tmp_path / "secret.txt").write_text("not for the web")
+    asset = tmp_path / "static" / "app.js"
+    asset.write_text("export const v = 1;\n" * 100)
+    client = TestClient(Starlette(routes=[Mount("/static", CachedStaticFiles(directory=str(tmp_path / "static")))]))
+    first = client.get("/static/app.js")
+    assert first.status_code == 200 and first.text.startswith("export const v = 1;")
+    asset.write_text("export const v = 2;\n" * 100)
+    os.utime(asset, ns=(asset.stat().st_atime_ns, asset.stat().st_mtime_ns + 10**9))
+    second = client.get("/static/app.js")
+    assert second.text.startswith("export const v = 2;") and second.headers["etag"] != first.headers["etag"]
+    assert client.get("/static/../secret.txt").status_code == 404
+    assert client.get("/static/%2e%2e/secret.txt").status_code == 404
+    assert client.get("/static/missing.js").status_code == 404
 
 
 # ---------------------------------------------------------------- CORS
