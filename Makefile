@@ -7,8 +7,10 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 BUILT  := data/build/build-info.json
 NODE_STAMP := node_modules/.installed
+JS_BUILT := data/build/js/manifest.json
+HAVE_NPM := $(shell command -v npm 2>/dev/null)
 
-.PHONY: run test data lint lint-js bench clean
+.PHONY: run test data js lint lint-js bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,10 +24,17 @@ $(BUILT): $(STAMP) $(wildcard data/layers/*/*.yaml) $(wildcard data/layers/*/*.g
 
 data: $(BUILT)
 
-run: data
+# The map page's first-view build (server/mapview/frontend.py): optional, so `make run` skips it on a
+# machine without npm and the pages load the ES modules as they are.
+$(JS_BUILT): $(NODE_STAMP) $(STAMP) $(wildcard static/planview/*.js) static/monitor-map.js
+	$(BIN)/planview js build
+
+js: $(JS_BUILT)
+
+run: data $(if $(HAVE_NPM),js)
 	$(BIN)/planview serve --host 127.0.0.1 --port 8000
 
-test: data lint-js
+test: data lint-js js
 	$(BIN)/ruff check geo layers server tests
 	$(BIN)/mypy
 	$(BIN)/pytest
@@ -34,7 +43,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check geo layers server tests
 	$(BIN)/mypy
 
-# The JS linter (dev only, from package.json/package-lock.json into the git-ignored node_modules/).
+# The JS linter and esbuild (dev only, from package.json/package-lock.json into the git-ignored node_modules/).
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
@@ -42,7 +51,7 @@ $(NODE_STAMP): package.json package-lock.json
 lint-js: $(NODE_STAMP)
 	node_modules/.bin/eslint static eslint.config.js
 
-bench: data
+bench: data js
 	$(BIN)/python -m benchmarks.run
 
 clean:

@@ -17,6 +17,8 @@ Both pages are measured in the same run, in the same headless Chromium:
   versions folium names, cached in ``benchmarks/out/cdn``; any asset that
   cannot be fetched is served empty, which only makes the baseline faster).
   Its OpenStreetMap tiles are aborted, ours uses none. Target: at most 1/2.
+* ours is served with its first-view build when there is a current one (``make bench`` makes it;
+  server/mapview/frontend.py), and says which.
 * both again on a phone viewport (390×844, touch, mobile): ours then lays out as a
   full-screen map with a bottom sheet. Same targets.
 
@@ -257,7 +259,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"baseline: GeoDataFrame.explore() of {BASE_LAYER} (built in {build_s:.2f} s)")
     print(f"  HTML {base_raw:,} B raw, {base_gz:,} B gzip; CDN assets: "
           + ", ".join(f"{v}×{list(served.values()).count(v)}" for v in sorted(set(served.values()))))
-    print(f"ours: /maps/{MAP_ID}")
+    from server.mapview.frontend import front_end
+    from server.settings import Settings
+
+    settings = Settings()
+    front = front_end(settings.static_dir, settings.js_build_dir if settings.js_build else None)
+    print(f"ours: /maps/{MAP_ID} (front end: {'the first-view build, ' + front.main if front.built else 'the ES modules as they are (no current build: make js)'})")
     print(f"  HTML {page_bytes:,} B gzip + layer data {data_bytes:,} B gzip = {first_view:,} B for the first view")
     for url, n in data:
         print(f"    {url.split('/api/', 1)[1]}: {n:,} B")

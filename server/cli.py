@@ -103,6 +103,12 @@ def _overlay(args: argparse.Namespace, settings: Settings) -> int:
     return run_overlay(args, settings)
 
 
+def _js_build(args: argparse.Namespace, settings: Settings) -> int:
+    from server.cli_js import run_js_build
+
+    return run_js_build(args, settings)
+
+
 def _export(args: argparse.Namespace, settings: Settings) -> int:
     from server.cli_export import run_export
 
@@ -152,6 +158,11 @@ def build_parser() -> argparse.ArgumentParser:
     overlay.add_argument("--encoding", help="attribute text encoding, e.g. gbk")
     overlay.add_argument("--format", choices=["json", "csv", "geojson"], default="json")
     overlay.set_defaults(handler=_overlay)
+
+    js = sub.add_parser("js", help="the map page's front end").add_subparsers(dest="js_command", required=True)
+    js_build = js.add_parser("build", help="bundle static/planview for the first view (optional; esbuild from npm)")
+    js_build.add_argument("--esbuild", help="path of the esbuild binary (default: node_modules/.bin/esbuild)")
+    js_build.set_defaults(handler=_js_build)
 
     export = sub.add_parser("export", help="static map for documents (PNG/PDF/SVG)")
     export.add_argument("map")

@@ -16,9 +16,10 @@ from fastapi.responses import HTMLResponse, Response
 
 from layers.maps import MapDefinition, get_map
 from server.dependencies import CatalogueDep, MapsDep, SettingsDep
-from server.mapview.assets import PLANVIEW_CSS, PLANVIEW_JS
+from server.mapview.assets import PLANVIEW_CSS
 from server.mapview.basemaps import AMAP_WARNING, BasemapOptions
-from server.mapview.builder import MapPage, build_map_page, export_href, module_urls, plan_title
+from server.mapview.builder import MapPage, build_map_page, export_href, plan_title
+from server.mapview.frontend import FrontEnd, front_end
 from server.mapview.thumbnails import thumbnail_svg
 from server.settings import Settings
 
@@ -29,6 +30,10 @@ def basemap_options(settings: Settings) -> BasemapOptions:
     return BasemapOptions(enable_osm=settings.enable_osm, tianditu_token=settings.tianditu_token,
                           enable_amap=settings.enable_amap, files=tuple(sorted(settings.basemap_files.items())),
                           urls=tuple(settings.basemap_urls.items()))
+
+
+def _front_end(settings: Settings) -> FrontEnd:
+    return front_end(settings.static_dir, settings.js_build_dir if settings.js_build else None)
 
 
 def _map_page(request: Request, definition: MapDefinition, settings: Settings) -> MapPage:
@@ -68,8 +73,7 @@ def map_page(map_id: str, request: Request, maps: MapsDep, settings: SettingsDep
         {
             "page": page, "definition": definition, "plan_title": plan_title(definition.plan),
             "export_href": export_href(definition.id, definition.bounds, page.visible_layer_ids),
-            "maps": list(maps.values()), "css": PLANVIEW_CSS, "js": PLANVIEW_JS,
-            "modules": module_urls(settings.static_dir),
+            "maps": list(maps.values()), "css": PLANVIEW_CSS, "front": _front_end(settings),
             "amap_warning": AMAP_WARNING if settings.enable_amap else None,
         },
     )
@@ -79,11 +83,12 @@ def map_page(map_id: str, request: Request, maps: MapsDep, settings: SettingsDep
 def map_script(map_id: str, request: Request, maps: MapsDep, settings: SettingsDep) -> Response:
     """The map's Folium script as an ES module: the page itself runs no inline script (CSP)."""
     definition = get_map(maps, map_id)
-    page = _map_page(request, definition, settings)
-    headers = {"ETag": page.script_etag, "Cache-Control": "public, max-age=300"}
-    if request.headers.get("if-none-match") == page.script_etag:
+    script = _map_page(request, definition, settings).script(_front_end(settings).main)
+    etag = '"' + hashlib.sha256(script.encode()).hexdigest()[:24] + '"'
+    headers = {"ETag": etag, "Cache-Control": "public, max-age=300"}
+    if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
-    return Response(page.script, media_type="text/javascript", headers=headers)
+    return Response(script, media_type="text/javascript", headers=headers)
 
 
 @router.get("/maps/{map_id}/thumbnail.svg", include_in_schema=False)

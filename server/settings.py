@@ -19,6 +19,10 @@ class Settings(BaseSettings):
     data_dir: Path = ROOT / "data"
     build_dir: Path = ROOT / "data" / "build"
     static_dir: Path = ROOT / "static"
+    # The map page loads the current build of its ES modules (made by `planview js build` into js_build_dir)
+    # when there is one, else the modules as they are (server/mapview/frontend.py).
+    js_build: bool = True
+    js_build_dir: Path = ROOT / "data" / "build" / "js"
     plans_dir: Path = ROOT / "data" / "plans"
     # Workspaces (uploads): an embedded GeoPackage by default, PostGIS when a URL is given.
     workspace_gpkg: Path = ROOT / "data" / "workspaces" / "workspaces.gpkg"

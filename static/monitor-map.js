@@ -6,9 +6,11 @@
 //   * lists the status of every target a feature carries in its popup and side-panel card;
 //   * offers a "实施状态" colouring: features with targets coloured by their worst status.
 // It plugs into the map modules through addFeatureExtra (format.js), addStyleHook and
-// planview.restyle (style.js); every string from data is escaped here before it reaches HTML.
-import { addFeatureExtra } from "/static/planview/format.js";
-import { addStyleHook } from "/static/planview/style.js";
+// planview.restyle (style.js); every string from data is escaped (escape.js) before it reaches HTML.
+// main.js imports it once the map is drawn.
+import { escapeHtml as esc } from "./planview/escape.js";
+import { addFeatureExtra } from "./planview/format.js";
+import { addStyleHook } from "./planview/style.js";
 
 const planview = window.planview || {};
 const COLOURS = { 达标: "#1a9850", 正常: "#4575b4", 滞后: "#f39c12", 预警: "#d73027" };
@@ -18,9 +20,6 @@ const NONE_COLOUR = "#9e9e9e";
 const byFeature = new Map(); // "layer|key" -> [indicator entries]
 let colouring = false;
 
-function esc(value) {
-  return value === null || value === undefined ? "" : String(value).replace(/[&<>"'`=]/g, (c) => `&#${c.charCodeAt(0)};`);
-}
 
 function badge(status) {
   const colour = COLOURS[status] || NONE_COLOUR;

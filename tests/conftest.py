@@ -99,7 +99,7 @@ def browser() -> Iterator[object]:
         b.close()
 
 
-SERVICE_SKIPS = ("Chromium", "PLANVIEW_TEST_DATABASE_URL")
+SERVICE_SKIPS = ("Chromium", "PLANVIEW_TEST_DATABASE_URL", "esbuild")
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -180,7 +180,7 @@ def _open_map(browser: Any, url: str, hash_: str) -> tuple[Any, Any, list[str]]:
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto(url + "/maps/yunyang" + hash_)
-    page.wait_for_function("window.planview && window.planview.ready === true", timeout=30_000)
+    page.wait_for_function("window.planview && window.planview.settled === true", timeout=30_000)
     return context, page, errors
 
 
@@ -250,7 +250,7 @@ def test_basemap_in_the_permalink(browser: Any, tiles_settings: Settings) -> Non
         page.wait_for_function("window.location.hash.indexOf('base=') < 0")  # the default is not written
         page.goto("about:blank")
         page.goto(url + "/maps/yunyang#map=9/31.00000/108.85000&layers=&base=nope")
-        page.wait_for_function("window.planview && window.planview.ready === true", timeout=30_000)
+        page.wait_for_function("window.planview && window.planview.settled === true", timeout=30_000)
         assert page.evaluate("window.planview.base()") == "offline"
         assert page.locator(".leaflet-control-layers-base label").filter(has_text="离线矢量底图").locator(
             "input").is_checked()
@@ -302,7 +302,7 @@ def test_layers_follow_a_gcj02_basemap_and_come_back(browser: Any, tmp_path: Pat
         page = context.new_page()
         page.route("https://**/*", lambda route: route.abort())  # no tiles from the internet in tests
         page.goto(url + "/maps/yunyang")
-        page.wait_for_function("window.planview && window.planview.ready === true", timeout=30_000)
+        page.wait_for_function("window.planview && window.planview.settled === true", timeout=30_000)
         before = page.evaluate(marker)
         if page.locator(".leaflet-control-layers.pv-collapsed").count():
             page.locator(".leaflet-control-layers .pv-ctl-toggle").click()

@@ -34,7 +34,7 @@ def _sign_in(page: Any, base: str, name: str) -> None:
     page.fill("#login-password", PASSWORD)
     page.click("#login-form button[type=submit]")
     page.wait_for_url("**/maps/yunyang")
-    page.wait_for_function("window.planview && window.planview.ready === true", timeout=30_000)
+    page.wait_for_function("window.planview && window.planview.settled === true", timeout=30_000)
 
 
 def _draw_square(page: Any) -> None:
@@ -122,7 +122,7 @@ def test_anonymous_sees_a_login_hint(browser: Any, site: tuple[str, Settings]) -
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
     page = context.new_page()
     page.goto(base + "/maps/yunyang")
-    page.wait_for_function("window.planview && window.planview.ready === true", timeout=30_000)
+    page.wait_for_function("window.planview && window.planview.settled === true", timeout=30_000)
     assert "登录" in page.locator("#pv-draw").inner_text()
     assert page.locator("#pv-draw-form").count() == 0 and page.locator(".leaflet-pm-toolbar").count() == 0
     page.wait_for_timeout(300)

@@ -153,7 +153,8 @@ def test_measure_tool_is_geodesic_and_needs_no_eval(tab: Tab) -> None:
     response = tab.page.goto(tab.base + "/maps/yunyang")
     assert response is not None and "'unsafe-eval'" not in response.headers["content-security-policy"]
     page = tab.page
-    page.wait_for_selector("html[data-planview-ready='1']", state="attached", timeout=30_000)
+    # start-up over: the tools and the secondary controls are in place before the clicks are aimed
+    page.wait_for_function("() => window.planview && window.planview.settled === true", timeout=30_000)
     page.evaluate("window.planview.map.setView([30.93, 108.70], 11, {animate: false})")  # 1 px ≈ 65 m
     page.wait_for_timeout(300)
     page.click(".pv-measure-toggle")

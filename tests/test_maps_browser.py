@@ -47,7 +47,7 @@ class PageProbe:
 
     def open(self, path: str) -> Any:
         self.page.goto(self.base + path)
-        self.page.wait_for_function("window.planview && window.planview.ready === true", timeout=30_000)
+        self.page.wait_for_function("window.planview && window.planview.settled === true", timeout=30_000)
         return self.page
 
     def close(self) -> None:
@@ -181,7 +181,9 @@ def test_hostile_names_are_shown_as_text(browser: Any, hostile_server: str) -> N
         page.wait_for_timeout(400)
         page.evaluate("window.planview.refresh()")
         page.evaluate("""() => window.planview.map.eachLayer(l => {
-            if (l.feature && String(l.feature.properties.name).indexOf('__pwned') >= 0) l.openTooltip();
+            // a hover over the feature: the event bubbles to its layer, whose one tooltip names this feature
+            if (l.feature && !l.eachLayer && String(l.feature.properties.name).indexOf('__pwned') >= 0)
+                l.fire('mouseover', {latlng: l.getLatLng ? l.getLatLng() : l.getBounds().getCenter()}, true);
         })""")
         assert HOSTILE_NAME in page.locator(".leaflet-tooltip").inner_text()
         assert page.locator(".leaflet-tooltip img, .leaflet-tooltip script").count() == 0
@@ -249,7 +251,7 @@ def test_catalogue_page_and_404_render_offline(probe: PageProbe) -> None:
     assert cards.count() == len(MAP_IDS)
     page.wait_for_function("Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)")
     page.locator(f'.pv-card[data-map="{MAP_IDS[0]}"] a').first.click()
-    page.wait_for_function("window.planview && window.planview.ready === true")
+    page.wait_for_function("window.planview && window.planview.settled === true")
     assert page.url.split("#")[0].endswith(f"/maps/{MAP_IDS[0]}")
     response = page.goto(probe.base + "/maps/no-such-map")
     assert response.status == 404 and "找不到" in page.content()

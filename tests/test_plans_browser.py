@@ -26,7 +26,7 @@ class Tab:
 
 
     def map_ready(self) -> None:
-        self.page.wait_for_function("window.planview && window.planview.ready === true", timeout=30_000)
+        self.page.wait_for_function("window.planview && window.planview.settled === true", timeout=30_000)
 
     def clean(self) -> bool:
         return self.errors == [] and self.outside == []

@@ -43,6 +43,7 @@ ANONYMOUS_RIGHTS = frozenset({Right.OPEN, Right.PUBLIC_READ})  # PUBLIC_READ onl
 RIGHTS: dict[str, Right] = {
     # ---- static files and the sign-in pages
     "MOUNT /static":                                   Right.OPEN,
+    "MOUNT /static/build":                             Right.OPEN,  # the build of static/planview (frontend.py)
     "GET /login":                                      Right.OPEN,
     "POST /login":                                     Right.OPEN,
     "POST /logout":                                    Right.OPEN,

@@ -18,7 +18,7 @@ from folium.elements import JSCSSMixin
 
 VENDOR = "/static/vendor"
 PLANVIEW_MODULES = "/static/planview"  # the map page's ES modules, served as they are
-PLANVIEW_JS = f"{PLANVIEW_MODULES}/boot.js"  # the first one the page loads (async, in <head>)
+PLANVIEW_JS = f"{PLANVIEW_MODULES}/boot.js"  # the first script the page runs (classic, top of <head>)
 PLANVIEW_MAIN = f"{PLANVIEW_MODULES}/main.js"  # imported by each map's /maps/{id}/map.js
 PLANVIEW_CSS = "/static/planview.css"
 
@@ -36,10 +36,6 @@ LOCAL_ASSETS: dict[str, str | None] = {
     "awesome_markers_font_css": None,
     "awesome_markers_css": None,
     "awesome_rotate_css": None,
-    "Control.Fullscreen.js": f"{VENDOR}/leaflet.fullscreen/Control.FullScreen.js",
-    "Control.FullScreen.css": f"{VENDOR}/leaflet.fullscreen/Control.FullScreen.css",
-    "Control_MousePosition_js": f"{VENDOR}/leaflet-mouse-position/L.Control.MousePosition.js",
-    "Control_MousePosition_css": f"{VENDOR}/leaflet-mouse-position/L.Control.MousePosition.css",
 }
 
 # An absolute http(s) URL in an attribute or CSS url(); XML namespaces are not fetched.

@@ -1,9 +1,10 @@
 """Build one interactive map page: a Folium map that embeds no geometry.
 
 Folium creates the Leaflet map, one empty ``FeatureGroup`` per layer (so the
-layer control lists them), the plugins (fullscreen, mouse position; the measure tool is static/planview/measure.js)
-and, if the operator enabled them, online tile layers. The geometry is *not*
-embedded: ``static/planview.js`` fetches ``/api/layers/{id}?zoom=N`` for each
+layer control lists them) and, if the operator enabled them, online tile layers. The
+page's modules add the controls: full screen and pointer coordinates with the map
+(static/planview/widgets.js), the tools (measuring, drawing) once the first view is drawn. The geometry is *not*
+embedded: ``static/planview/data.js`` fetches ``/api/layers/{id}?zoom=N`` for each
 visible layer and fills the groups, re-fetching finer geometry on zoom. The
 layer manifests (styles, legends, popup labels) travel as one escaped JSON
 object in a ``<script type="application/json">`` element, so the page stays
@@ -20,13 +21,10 @@ import json
 import math
 import re
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import folium
 from branca.element import Element, Figure, JavascriptLink, MacroElement
-from folium import plugins
 from folium.template import Template
 
 from geo.labels import label_anchor, sort_key
@@ -34,7 +32,7 @@ from layers.catalogue import Catalogue, Layer
 from layers.maps import MapDefinition
 from layers.store.model import StoredLayer
 from layers.tiles import tile_columns
-from server.mapview.assets import PLANVIEW_MAIN, PLANVIEW_MODULES, localize, walk
+from server.mapview.assets import localize, walk
 from server.mapview.basemaps import (
     OFFLINE_BASE_ID,
     OFFLINE_BASE_NAME,
@@ -189,7 +187,7 @@ class MapPage:
     header: str  # meta, CSS and styles for <head>
     scripts: str  # <script src> of Leaflet and plugins, for the end of <body>
     body: str  # the map <div>
-    script: str  # Folium's script as an ES module (served as /maps/{id}/map.js), ending with start(...)
+    folium_script: str  # Folium's script, ending with start(...): the body of /maps/{id}/map.js
     config: dict[str, Any]
     prefetch: str  # JSON for static/planview/boot.js (the head's <script type="application/json">)
 
@@ -198,9 +196,10 @@ class MapPage:
         """The page config as JSON that is safe inside a ``<script type="application/json">``."""
         return script_json(self.config)
 
-    @property
-    def script_etag(self) -> str:
-        return '"' + hashlib.sha256(self.script.encode()).hexdigest()[:24] + '"'
+    def script(self, main_url: str) -> str:
+        """/maps/{id}/map.js: Folium's script as an ES module that imports ``start`` from ``main_url``
+        (the modules as they are, or their build: server/mapview/frontend.py)."""
+        return f'import {{ start }} from "{main_url}";\n' + self.folium_script
 
     @property
     def visible_layer_ids(self) -> list[str]:
@@ -329,10 +328,6 @@ def build_map_page(definition: MapDefinition, catalogue: Catalogue, options: Bas
         group = folium.FeatureGroup(name=label, overlay=True, control=True, show=lc["visible"])
         group.add_to(fmap)
         groups[lc["id"]] = group
-    plugins.Fullscreen(position="topleft", title="全屏", title_cancel="退出全屏").add_to(fmap)
-    # the measure tool is planview's own (static/planview/measure.js): geodesic, and no eval under the CSP
-    plugins.MousePosition(position="bottomright", separator=", ", empty_string="经度, 纬度",
-                          lng_first=True, num_digits=5, prefix="经纬度").add_to(fmap)
     control = folium.LayerControl(position="topright", collapsed=False)
     control.add_to(fmap)
     _Boot(groups, control, bases).add_to(fmap)
@@ -349,9 +344,8 @@ def build_map_page(definition: MapDefinition, catalogue: Catalogue, options: Bas
     head = [c.render() for c in root.header._children.values() if not isinstance(c, JavascriptLink)]
     head = [_INLINE_SCRIPT.sub("", h) for h in head]
     scripts = [c.render() for c in root.header._children.values() if isinstance(c, JavascriptLink)]
-    module = f'import {{ start }} from "{PLANVIEW_MAIN}";\n' + root.script.render()
     return MapPage(definition=definition, header="\n".join(head), scripts="\n".join(scripts),
-                   body=root.html.render(), script=module, config=config,
+                   body=root.html.render(), folium_script=root.script.render(), config=config,
                    prefetch=script_json(prefetch_config(config, ZOOM_SNAP)))
 
 
@@ -369,17 +363,6 @@ def prefetch_config(config: dict[str, Any], zoom_snap: float) -> dict[str, Any]:
             "max_zoom": config["map"]["max_zoom"], "zoom_snap": zoom_snap, "layout": PAGE_LAYOUT,
             "layers": [{"id": lc["id"], "url": lc["url"], "visible": lc["visible"]} for lc in config["layers"]
                        if not lc.get("tiles")]}
-
-
-@lru_cache(maxsize=4)
-def _modules(static_dir: Path, mtime_ns: int) -> tuple[str, ...]:
-    return tuple(sorted(f"{PLANVIEW_MODULES}/{p.name}" for p in (static_dir / "planview").glob("*.js")))
-
-
-def module_urls(static_dir: Path) -> list[str]:
-    """The URLs of the page's ES modules, for ``<link rel="modulepreload">`` (no import waterfall)."""
-    folder = static_dir / "planview"
-    return list(_modules(static_dir, folder.stat().st_mtime_ns))
 
 
 def export_href(map_id: str, bbox: tuple[float, float, float, float] | list[float], layer_ids: list[str]) -> str:

@@ -1,28 +1,32 @@
-// boot.js — owns the first request: prefetches the first view's layer data from the page head
-// (async module, before Leaflet loads) and the helpers shared with data loading (zoom buckets,
-// layer URLs, permalink parsing, fetch-once). Its input is <script type="application/json" id="pv-prefetch">.
-// The map's size is derived from the window and the page layout constants (the same numbers as
-// planview.css; a test keeps them in step). A wrong guess only costs one unused request.
+// boot.js — owns the first request: prefetches the first view's layer data from the top of the page head,
+// before anything else runs, and the helpers shared with data loading (zoom buckets, layer URLs, permalink
+// parsing, fetch-once), which the modules import from firstview.js. Its input is
+// <script type="application/json" id="pv-prefetch">. The page's one classic script: a parser-blocking
+// script at the top of <head> runs as soon as it arrives, while the browser ran the async module it used
+// to be 60–170 ms later, once the page's other scripts had run (benchmarks/maps.py); that was the first
+// view's data requests waiting. The map's size is derived from the window and the page layout constants
+// (the same numbers as planview.css; a test keeps them in step). A wrong guess only costs one unused request.
+(function () {
+"use strict";
 
-export const MAX_DATA_ZOOM = 14; // the server serves full detail from here on
-export const BBOX_FROM_ZOOM = 11; // below this a layer is fetched whole
-const prefetched = {}; // url -> fetch promise
+const MAX_DATA_ZOOM = 14; // the server serves full detail from here on
+const BBOX_FROM_ZOOM = 11; // below this a layer is fetched whole
 
-export function mark(name) {
+function mark(name) {
   if (window.performance && performance.mark) performance.mark(name);
 }
 
 /** Geometry detail to request for a (fractional) zoom: the whole zoom level below it. */
-export function bucketFor(zoom) {
+function bucketFor(zoom) {
   return Math.max(0, Math.min(MAX_DATA_ZOOM, Math.floor(zoom + 1e-6)));
 }
 
-export function layerUrl(base, bucket, bbox) {
+function layerUrl(base, bucket, bbox) {
   return base + "?zoom=" + bucket + (bbox ? "&bbox=" + bbox.map((v) => v.toFixed(4)).join(",") : "");
 }
 
 /** The permalink part of the URL: #map=zoom/lat/lng&layers=a,b&base=name (each part optional). */
-export function parseHash(hash) {
+function parseHash(hash) {
   const out = { view: null, layers: null, base: null };
   const h = String(hash || "").replace(/^#/, "");
   if (!h) return out;
@@ -37,7 +41,7 @@ export function parseHash(hash) {
 }
 
 /** Leaflet's getBoundsZoom(bounds) for Web Mercator, without a map (lon/lat bounds). */
-export function fitZoom(bounds, width, height, snap, minZoom, maxZoom) {
+function fitZoom(bounds, width, height, snap, minZoom, maxZoom) {
   function mercY(lat) {
     const s = Math.sin((Math.max(-85.0511, Math.min(85.0511, lat)) * Math.PI) / 180);
     return 0.5 - Math.log((1 + s) / (1 - s)) / (4 * Math.PI);
@@ -61,8 +65,10 @@ function getJson(url) {
     .then((res) => res.json().catch(() => null).then((body) => ({ ok: res.ok, status: res.status, body })));
 }
 
+const prefetched = {}; // url -> promise of {ok, status, body}
+
 /** The prefetched result for url if there is one (each is used once), else a new request. */
-export function fetchOnce(url) {
+function fetchOnce(url) {
   const req = prefetched[url];
   delete prefetched[url];
   return req || getJson(url);
@@ -77,7 +83,7 @@ function mapSize(layout) {
 }
 
 /** JSON data the server put in the page (a non-executable <script type="application/json">). */
-export function pageData(id) {
+function pageData(id) {
   const el = document.getElementById(id);
   return el ? JSON.parse(el.textContent) : null;
 }
@@ -105,5 +111,7 @@ function prefetch(pcfg) {
   }
 }
 
-// Runs once, when this module is first evaluated (the async module in the page head).
+window.planviewBoot = Object.freeze({ MAX_DATA_ZOOM, BBOX_FROM_ZOOM, mark, bucketFor, layerUrl, parseHash, fitZoom,
+  fetchOnce, pageData });
 prefetch(pageData("pv-prefetch"));
+})();

@@ -23,6 +23,7 @@ function eachPath(layer, fn) {
 /** Does one drawn feature meet the pixel box `box` (layer points)? Exact on Leaflet's projected rings, so
  * a small zone under a large control is found, not just one a sampling grid happens to hit. */
 function meets(layer, box) {
+  if (layer._pxBounds && !layer._pxBounds.intersects(box)) return false; // most features: one bounds test
   if (layer._parts && layer._parts.length) {
     for (const ring of layer._parts) {
       for (let i = 1; i < ring.length; i++) {

@@ -1,5 +1,6 @@
 // draw.js — owns "检查一个地点": drawing a point/line/polygon (Leaflet-Geoman) or typing coordinates, the
 // server's check of that site (POST /api/overlay/check) shown in the panel, and 保存为工作区 (POST /api/overlay).
+import { loadScript, loadStyle } from "./assets.js";
 import { escapeHtml } from "./escape.js";
 import { isPhone } from "./sheet.js";
 
@@ -72,16 +73,8 @@ export function parsePairs(text) {
 /** Geoman (300 kB) serves only signed-in users' drawing: it loads after the map is drawn, not before. */
 function loadGeoman() {
   if (window.L && L.PM) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const css = document.createElement("link");
-    css.rel = "stylesheet";
-    css.href = GEOMAN_CSS;
-    document.head.appendChild(css);
-    const script = document.createElement("script");
-    script.src = GEOMAN_JS;
-    script.onload = () => resolve();
-    script.onerror = () => reject(new Error("绘图组件未能加载"));
-    document.head.appendChild(script);
+  return Promise.all([loadStyle(GEOMAN_CSS), loadScript(GEOMAN_JS)]).catch(() => {
+    throw new Error("绘图组件未能加载");
   });
 }
 
@@ -260,6 +253,8 @@ export function wireDraw(ctx, sheet) {
 
   const form = document.getElementById("pv-draw-form");
   if (form) {
+    const submit = form.querySelector("button[type=submit]");
+    if (submit) submit.disabled = false; // the page renders it disabled: a submit before this would reload the page
     form.addEventListener("submit", (e) => {
       e.preventDefault();
       const pairs = parsePairs(form.elements.coordinates.value);

@@ -1,26 +1,24 @@
 // main.js — owns start-up: reads the page's config, wires every module to the Folium-made map,
 // loads the first view, and exposes window.planview (ready flag, state) for tests and debugging.
-// The map's own script (/maps/{id}/map.js, a module) imports start() and calls it.
+// The map's own script (/maps/{id}/map.js, a module) imports start() and calls it. What the first
+// view does not need (drawing, measuring, plan text and search, monitoring) is imported once it is drawn, and the
+// vector-tile modules only on pages that have tiled layers or vector basemaps: fewer requests before it.
 import "./leaflet-fixes.js";
-import { bucketFor, mark, pageData } from "./boot.js";
+import { bucketFor, mark, pageData } from "./firstview.js";
 import { currentBase, wireBasemaps } from "./basemaps.js";
-import { wireDraw } from "./draw.js";
 import { load, needsLoad, refresh, scheduleRefresh, wireRedraw } from "./data.js";
 import { escapeHtml } from "./escape.js";
 import { featureHtml } from "./format.js";
 import { wireControls } from "./controls.js";
 import { wireLabels } from "./labels.js";
 import { buildLegend } from "./legend.js";
-import { wireMeasure } from "./measure.js";
 import { addNotice } from "./notices.js";
 import { loadIndicators, selectById, wirePanel } from "./panel.js";
 import { applyInitialView, scheduleLinks, wireLinks } from "./permalink.js";
-import { focusFeature, wirePlanText } from "./plantext.js";
 import { wireSheet } from "./sheet.js";
 import { createState, emit, idOfGroup, on, visibleIds } from "./state.js";
+import { wireWidgets } from "./widgets.js";
 import { restyle } from "./style.js";
-import { wireTiles } from "./tiles.js";
-import { wireVectorBasemaps } from "./vectorbase.js";
 
 const planview = (window.planview = window.planview || {});
 planview.ready = false;
@@ -37,8 +35,14 @@ export function start(map, groups, layerControl, bases) {
   planview.config = cfg;
 
   L.control.scale({ metric: true, imperial: false, position: "bottomleft" }).addTo(map);
+  wireWidgets(ctx);
   wireBasemaps(ctx, bases);
-  wireVectorBasemaps(ctx, bases);
+  // VectorGrid layers (tiled plan layers, vector basemaps) are part of the first view where they exist
+  const grids = [];
+  if (Object.keys(cfg.vector_basemaps || {}).length) {
+    grids.push(import("./vectorbase.js").then((m) => m.wireVectorBasemaps(ctx, bases)));
+  }
+  if (cfg.layers.some((lc) => lc.tiles)) grids.push(import("./tiles.js").then((m) => m.wireTiles(ctx)));
   (cfg.unavailable || []).forEach((u) => addNotice(u.id, "图层 " + u.id + " 未能加载：" + u.reason));
   applyInitialView(ctx);
 
@@ -62,33 +66,55 @@ export function start(map, groups, layerControl, bases) {
 
   wirePanel(ctx);
   wireRedraw(ctx);
-  wireTiles(ctx);
   const legend = buildLegend(ctx);
   const foldControls = wireControls(ctx, legend);
   const sheet = wireSheet(ctx);
   on(ctx, "select", () => sheet.showFeature());
-  wireDraw(ctx, sheet);
-  wireMeasure(ctx);
   const labels = wireLabels(ctx);
   wireLinks(ctx);
   scheduleLinks(ctx);
 
   const started = performance.now();
   const initialLoads = visibleIds(ctx).map((id) => load(ctx, id));
-  planview.whenReady = Promise.all(initialLoads).then(() => {
+  planview.whenReady = Promise.all(initialLoads.concat(grids)).then(() => {
     planview.ready = true;
     mark("pv-ready");
     planview.readyAt = performance.now();
     planview.loadMs = planview.readyAt - started;
-    foldControls();
     document.documentElement.setAttribute("data-planview-ready", "1");
     document.dispatchEvent(new CustomEvent("planview:ready"));
   });
-  // Plan clauses for features, search of places and plan text, ?feature=layer/id.
-  planview.focusedFromUrl = wirePlanText(ctx, planview.whenReady);
-  planview.focus = (id, fid) => focusFeature(ctx, id, fid);
+  // The controls are measured in the next frame's animation callbacks, before it is painted: their boxes are
+  // read when the browser lays the page out anyway, and they move or fold before anyone sees them covering.
+  const laidOut = planview.whenReady.then(() => new Promise((resolve) => requestAnimationFrame(() => {
+    foldControls();
+    resolve();
+  })));
+  // The tools, once the map is drawn: measure; draw a site (signed-in users); plan clauses in popups and
+  // the panel, search of places and plan text, ?feature=layer/id.
+  const signedIn = (document.getElementById("pv-draw") || { dataset: {} }).dataset.signedIn === "1";
+  // After the drawn map is painted (the frame after ready, then a task): with the modules bundled
+  // (server/mapview/frontend.py) an import() is a call, not a request, and would otherwise run in the
+  // same task as the drawing and hold up its paint. Literal import() calls, so the build can follow them.
+  const painted = planview.whenReady.then(() => new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0))));
+  const later = (load) => painted.then(load);
+  const planText = later(() => import("./plantext.js")).then((m) => {
+    planview.focusedFromUrl = m.wirePlanText(ctx, planview.whenReady);
+    return m;
+  });
+  planview.focus = (id, fid) => planText.then((m) => m.focusFeature(ctx, id, fid));
+  // planview.settled: start-up is over (drawn, controls laid out, tools wired); what tests wait for.
+  planview.whenSettled = Promise.all([
+    laidOut,
+    planText,
+    // measuring, then implementation status (监测评估: popups, the panel, a colouring); both add a control at the
+    // top left, in this order every time
+    later(() => import("./measure.js")).then((m) => m.wireMeasure(ctx)).then(() => import("../monitor-map.js")),
+    signedIn ? later(() => import("./draw.js")).then((m) => m.wireDraw(ctx, sheet)) : null
+  ]).catch((err) => addNotice("pv-tools", "测量、绘制与规划原文工具未能加载：" + (err && err.message ? err.message : err)))
+    .then(() => { planview.settled = true; });
   // The side panel's table waits until the map is drawn: the map comes first.
-  planview.indicatorsLoaded = planview.whenReady.then(() => loadIndicators(cfg));
+  planview.indicatorsLoaded = painted.then(() => loadIndicators(cfg));
 
   /** State of one layer, for tests and debugging. */
   planview.layerState = (id) => {

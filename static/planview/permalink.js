@@ -1,7 +1,7 @@
 // permalink.js — owns the URL as state: #map=z/lat/lng&layers=a,b&base=id restores the view, the page
 // keeps it (and the export link, the 复制链接 button, the map switcher) current as the view changes.
 import { applyBase, currentBase } from "./basemaps.js";
-import { parseHash } from "./boot.js";
+import { parseHash } from "./firstview.js";
 import { clampedBounds, visibleIds } from "./state.js";
 
 let linksTimer = null;

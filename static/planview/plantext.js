@@ -6,6 +6,8 @@
 // - the search box asks /api/search: places (on this map: shown here; on another map: a link
 //   to it) and plan clauses (links to the reader /plans/{plan}#anchor);
 // - /maps/{id}?feature=layer/id opens the map on that feature.
+// main.js imports it once the first view is drawn; it brings its stylesheet (planview-plans.css) then.
+import { loadStyle } from "./assets.js";
 import { ensureLoaded } from "./data.js";
 import { escapeHtml } from "./escape.js";
 import { featureName } from "./format.js";
@@ -175,6 +177,7 @@ export function wirePlanSearch(ctx) {
 
 /** Clauses in popups and the side panel; ?feature=layer/id once the first view is drawn. */
 export function wirePlanText(ctx, whenReady) {
+  loadStyle("/static/planview-plans.css").catch(() => { /* the clauses read unstyled */ });
   on(ctx, "popup", (e) => attach(e, POPUP_CLAUSES, () => {
     // re-layout for the added lines without panning (a pan would refetch the view's data)
     const autoPan = ctx.popup.options.autoPan;

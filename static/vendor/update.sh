@@ -14,8 +14,8 @@ trap 'rm -rf "$WORK"' EXIT
 # name@version | licence | files to copy (paths inside the npm tarball, relative to package/)
 PACKAGES=(
   "leaflet@1.9.4|BSD-2-Clause|LICENSE dist/leaflet.js dist/leaflet.css dist/images/layers.png dist/images/layers-2x.png dist/images/marker-icon.png dist/images/marker-icon-2x.png dist/images/marker-shadow.png"
-  "leaflet.fullscreen@3.0.0|MIT|LICENSE Control.FullScreen.js Control.FullScreen.css icon-fullscreen.svg"
-  "leaflet-mouse-position@1.2.0|MIT|MIT-LICENCE.txt src/L.Control.MousePosition.js src/L.Control.MousePosition.css"
+  # only the icon: the full-screen control itself is static/planview/widgets.js
+  "leaflet.fullscreen@3.0.0|MIT|LICENSE icon-fullscreen.svg"
   "uplot@1.6.32|MIT|LICENSE dist/uPlot.esm.js dist/uPlot.min.css"
   # the licence (Beerware) and the licences of what the bundle includes (geojson-vt ISC, pbf and vector-tile BSD)
   # are stated in the package's README, copied as LICENSE
