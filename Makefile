@@ -21,6 +21,7 @@ $(STAMP): pyproject.toml
 $(BUILT): $(STAMP) $(wildcard data/layers/*/*.yaml) $(wildcard data/layers/*/*.geojson)
 	$(BIN)/planview data build
 	$(BIN)/python -m geo.fonts
+	$(BIN)/python -m geo.webfont
 
 data: $(BUILT)
 
@@ -35,12 +36,12 @@ run: data $(if $(HAVE_NPM),js)
 	$(BIN)/planview serve --host 127.0.0.1 --port 8000
 
 test: data lint-js js
-	$(BIN)/ruff check geo layers server tests
+	$(BIN)/ruff check geo layers server tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check geo layers server tests
+	$(BIN)/ruff check geo layers server tests benchmarks
 	$(BIN)/mypy
 
 # The JS linter and esbuild (dev only, from package.json/package-lock.json into the git-ignored node_modules/).

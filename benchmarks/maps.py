@@ -264,7 +264,8 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = Settings()
     front = front_end(settings.static_dir, settings.js_build_dir if settings.js_build else None)
-    print(f"ours: /maps/{MAP_ID} (front end: {'the first-view build, ' + front.main if front.built else 'the ES modules as they are (no current build: make js)'})")
+    which = "the first-view build, " + front.main if front.built else "the ES modules as they are (no current build: make js)"
+    print(f"ours: /maps/{MAP_ID} (front end: {which})")
     print(f"  HTML {page_bytes:,} B gzip + layer data {data_bytes:,} B gzip = {first_view:,} B for the first view")
     for url, n in data:
         print(f"    {url.split('/api/', 1)[1]}: {n:,} B")

@@ -182,7 +182,7 @@ def first_view_bytes(url: str) -> float:
         sizes: list[int] = []
         page.on("requestfinished", lambda r: sizes.append(r.sizes()["responseBodySize"]))
         page.goto(url + "/maps/yunyang")
-        page.wait_for_function("document.documentElement.getAttribute('data-planview-ready') === '1'", timeout=120000)
+        page.wait_for_selector("html[data-planview-ready='1']", state="attached", timeout=120_000)  # no eval: the page's CSP forbids it
         page.wait_for_timeout(3000)
         b.close()
     return sum(sizes) / 1e6

@@ -22,6 +22,7 @@ from server import (
     draw_api,
     errors,
     export_api,
+    fonts,
     jobs,
     layers_admin,
     monitor_api,
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     hygiene.install(app, settings)  # security headers, HEAD, Allow on 405, body timeout, CORS
     guard.install(app)  # every route's right, from server/auth/rights.py, checked before it runs
     app.include_router(api_layers.router)
+    app.include_router(fonts.router)
     app.include_router(tiles.router)
     app.include_router(tiles.ogc_router)
     app.include_router(ogc.router)

@@ -187,3 +187,36 @@ def test_measure_tool_is_geodesic_and_needs_no_eval(tab: Tab) -> None:
     page.get_by_role("button", name="清除").click()
     assert result.is_hidden()
     tab.assert_clean("/maps/yunyang")
+
+
+RENDER_GLYPHS = """async (texts) => {
+  await document.fonts.ready;
+  const family = getComputedStyle(document.body).fontFamily;
+  await Promise.all(texts.map((t) => document.fonts.load("24px " + family, t)));
+  const canvas = document.createElement("canvas");
+  canvas.width = 40; canvas.height = 40;
+  const g = canvas.getContext("2d");
+  return texts.map((t) => {
+    g.clearRect(0, 0, 40, 40);
+    g.font = "24px " + family;
+    g.fillText(t, 4, 30);
+    return Array.from(g.getImageData(0, 0, 40, 40).data).join(",");
+  });
+}"""
+
+
+@pytest.mark.parametrize("path", ["/", "/maps/yunyang"])
+def test_chinese_is_drawn_in_a_cjk_font_even_without_one_installed(tab: Tab, path: str) -> None:
+    """Two different hanzi draw differently, and unlike a character no font has: not as the same empty box.
+
+    This machine has no CJK system font (fc-list :lang=zh is empty on a fresh Debian), so this holds only
+    if the page brings its own (cjk-font.css; the map page loads it once the map is drawn)."""
+    page = tab.open(path)
+    if path.startswith("/maps/"):
+        page.wait_for_selector("html[data-planview-ready='1']", state="attached", timeout=30_000)
+        page.evaluate("() => window.planview.fontLoaded")
+    else:
+        page.wait_for_load_state("networkidle")
+    yun, yang, private_use = page.evaluate(RENDER_GLYPHS, ["云", "阳", "\ue000"])
+    assert yun != yang and yun != private_use, f"{path}: Chinese drawn as empty boxes (no CJK font)"
+    tab.assert_clean(path)

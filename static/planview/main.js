@@ -12,6 +12,7 @@ import { featureHtml } from "./format.js";
 import { wireControls } from "./controls.js";
 import { wireLabels } from "./labels.js";
 import { buildLegend } from "./legend.js";
+import { loadStyle } from "./assets.js";
 import { addNotice } from "./notices.js";
 import { loadIndicators, selectById, wirePanel } from "./panel.js";
 import { applyInitialView, scheduleLinks, wireLinks } from "./permalink.js";
@@ -113,6 +114,8 @@ export function start(map, groups, layerControl, bases) {
     signedIn ? later(() => import("./draw.js")).then((m) => m.wireDraw(ctx, sheet)) : null
   ]).catch((err) => addNotice("pv-tools", "测量、绘制与规划原文工具未能加载：" + (err && err.message ? err.message : err)))
     .then(() => { planview.settled = true; });
+  // The fallback Chinese font (only fetched where no system CJK font is installed) once the map is drawn.
+  planview.fontLoaded = painted.then(() => loadStyle("/static/cjk-font.css"));
   // The side panel's table waits until the map is drawn: the map comes first.
   planview.indicatorsLoaded = painted.then(() => loadIndicators(cfg));
 
