@@ -99,6 +99,14 @@ export function start(map, groups, layerControl, bases) {
   // same task as the drawing and hold up its paint. Literal import() calls, so the build can follow them.
   const painted = planview.whenReady.then(() => new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0))));
   const later = (load) => painted.then(load);
+  // The fallback Chinese font (only fetched where no system CJK font is installed) once the map is drawn.
+  // Where it is fetched, text grows from the fallback's empty boxes to real glyphs: the controls are
+  // measured again once it is in (the layer control can widen over the plan).
+  planview.fontLoaded = painted.then(() => loadStyle("/static/cjk-font.css")).catch(() => null) // the page works without it
+    .then(() => new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)))) // laid out: the font is asked for
+    .then(() => document.fonts.ready);
+  const refolded = Promise.all([laidOut, planview.fontLoaded])
+    .then(() => new Promise((resolve) => requestAnimationFrame(() => { foldControls(); resolve(); })));
   const planText = later(() => import("./plantext.js")).then((m) => {
     planview.focusedFromUrl = m.wirePlanText(ctx, planview.whenReady);
     return m;
@@ -106,7 +114,7 @@ export function start(map, groups, layerControl, bases) {
   planview.focus = (id, fid) => planText.then((m) => m.focusFeature(ctx, id, fid));
   // planview.settled: start-up is over (drawn, controls laid out, tools wired); what tests wait for.
   planview.whenSettled = Promise.all([
-    laidOut,
+    refolded,
     planText,
     // measuring, then implementation status (监测评估: popups, the panel, a colouring); both add a control at the
     // top left, in this order every time
@@ -114,8 +122,6 @@ export function start(map, groups, layerControl, bases) {
     signedIn ? later(() => import("./draw.js")).then((m) => m.wireDraw(ctx, sheet)) : null
   ]).catch((err) => addNotice("pv-tools", "测量、绘制与规划原文工具未能加载：" + (err && err.message ? err.message : err)))
     .then(() => { planview.settled = true; });
-  // The fallback Chinese font (only fetched where no system CJK font is installed) once the map is drawn.
-  planview.fontLoaded = painted.then(() => loadStyle("/static/cjk-font.css"));
   // The side panel's table waits until the map is drawn: the map comes first.
   planview.indicatorsLoaded = painted.then(() => loadIndicators(cfg));
 
