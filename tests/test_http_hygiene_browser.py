@@ -210,7 +210,7 @@ def test_chinese_is_drawn_in_a_cjk_font_even_without_one_installed(tab: Tab, pat
     """Two different hanzi draw differently, and unlike a character no font has: not as the same empty box.
 
     This machine has no CJK system font (fc-list :lang=zh is empty on a fresh Debian), so this holds only
-    if the page brings its own (cjk-font.css; the map page loads it once the map is drawn)."""
+    if the page brings its own (/fonts/cjk.css; the map page loads it once the map is drawn)."""
     page = tab.open(path)
     if path.startswith("/maps/"):
         page.wait_for_selector("html[data-planview-ready='1']", state="attached", timeout=30_000)

@@ -44,7 +44,8 @@ RIGHTS: dict[str, Right] = {
     # ---- static files and the sign-in pages
     "MOUNT /static":                                   Right.OPEN,
     "MOUNT /static/build":                             Right.OPEN,  # the build of static/planview (frontend.py)
-    "GET /fonts/cjk.woff2":                            Right.OPEN,  # the fallback Chinese web font (server/fonts.py)
+    "GET /fonts/cjk.css":                              Right.OPEN,  # the fallback Chinese web font (server/fonts.py)
+    "GET /fonts/{name}":                               Right.OPEN,
     "GET /login":                                      Right.OPEN,
     "POST /login":                                     Right.OPEN,
     "POST /logout":                                    Right.OPEN,

@@ -102,7 +102,7 @@ export function start(map, groups, layerControl, bases) {
   // The fallback Chinese font (only fetched where no system CJK font is installed) once the map is drawn.
   // Where it is fetched, text grows from the fallback's empty boxes to real glyphs: the controls are
   // measured again once it is in (the layer control can widen over the plan).
-  planview.fontLoaded = painted.then(() => loadStyle("/static/cjk-font.css")).catch(() => null) // the page works without it
+  planview.fontLoaded = painted.then(() => loadStyle("/fonts/cjk.css")).catch(() => null) // the page works without it
     .then(() => new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)))) // laid out: the font is asked for
     .then(() => document.fonts.ready);
   const refolded = Promise.all([laidOut, planview.fontLoaded])
