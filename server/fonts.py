@@ -24,16 +24,16 @@ PREFIX = "/fonts"
 
 
 @lru_cache(maxsize=4)
-def _fonts(data_dir: Path) -> tuple[WebFonts, str]:
+def _fonts(data_dir: Path) -> tuple[WebFonts, bytes, str]:
+    """The subsets, their stylesheet and its ETag: built once per process."""
     fonts = ensure_web_fonts(text_folders(data_dir, ROOT))
-    css = stylesheet(fonts, {f.path.name: f"{PREFIX}/{f.path.name}" for f in (fonts.common, fonts.rest)})
-    return fonts, css
+    css = stylesheet(fonts, {f.path.name: f"{PREFIX}/{f.path.name}" for f in (fonts.common, fonts.rest)}).encode("utf-8")
+    return fonts, css, '"' + hashlib.sha256(css).hexdigest()[:24] + '"'
 
 
 @router.get("/fonts/cjk.css", include_in_schema=False)
 def cjk_stylesheet(request: Request, settings: SettingsDep) -> Response:
-    css = _fonts(settings.data_dir)[1].encode("utf-8")
-    etag = '"' + hashlib.sha256(css).hexdigest()[:24] + '"'
+    _, css, etag = _fonts(settings.data_dir)
     headers = {"Cache-Control": "public, max-age=3600", "ETag": etag}
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)

@@ -27,6 +27,16 @@ planview.failed = [];
 planview.escapeHtml = escapeHtml;
 planview.featureHtml = featureHtml;
 
+/** Run `fn` in the next frame's animation callbacks (boxes read there cost no extra layout). */
+function inNextFrame(fn) {
+  return new Promise((resolve) => requestAnimationFrame(() => resolve(fn())));
+}
+
+/** Resolves in the task after the next frame: once what was drawn before it has been painted. */
+function afterNextPaint() {
+  return new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
+}
+
 /** Fill the Folium map `map` (empty FeatureGroups `groups`, layer control, basemaps by id) with the plan layers. */
 export function start(map, groups, layerControl, bases) {
   mark("pv-start");
@@ -87,26 +97,22 @@ export function start(map, groups, layerControl, bases) {
   });
   // The controls are measured in the next frame's animation callbacks, before it is painted: their boxes are
   // read when the browser lays the page out anyway, and they move or fold before anyone sees them covering.
-  const laidOut = planview.whenReady.then(() => new Promise((resolve) => requestAnimationFrame(() => {
-    foldControls();
-    resolve();
-  })));
+  const laidOut = planview.whenReady.then(() => inNextFrame(foldControls));
   // The tools, once the map is drawn: measure; draw a site (signed-in users); plan clauses in popups and
   // the panel, search of places and plan text, ?feature=layer/id.
   const signedIn = (document.getElementById("pv-draw") || { dataset: {} }).dataset.signedIn === "1";
   // After the drawn map is painted (the frame after ready, then a task): with the modules bundled
   // (server/mapview/frontend.py) an import() is a call, not a request, and would otherwise run in the
   // same task as the drawing and hold up its paint. Literal import() calls, so the build can follow them.
-  const painted = planview.whenReady.then(() => new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0))));
+  const painted = planview.whenReady.then(afterNextPaint);
   const later = (load) => painted.then(load);
   // The fallback Chinese font (only fetched where no system CJK font is installed) once the map is drawn.
   // Where it is fetched, text grows from the fallback's empty boxes to real glyphs: the controls are
   // measured again once it is in (the layer control can widen over the plan).
   planview.fontLoaded = painted.then(() => loadStyle("/fonts/cjk.css")).catch(() => null) // the page works without it
-    .then(() => new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)))) // laid out: the font is asked for
+    .then(afterNextPaint) // laid out with it: the font is asked for where it is needed
     .then(() => document.fonts.ready);
-  const refolded = Promise.all([laidOut, planview.fontLoaded])
-    .then(() => new Promise((resolve) => requestAnimationFrame(() => { foldControls(); resolve(); })));
+  const refolded = Promise.all([laidOut, planview.fontLoaded]).then(() => inNextFrame(foldControls));
   const planText = later(() => import("./plantext.js")).then((m) => {
     planview.focusedFromUrl = m.wirePlanText(ctx, planview.whenReady);
     return m;
