@@ -26,8 +26,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from geo.errors import RequestTimeout
-from server.mapview.basemaps import online_providers
-from server.pages import basemap_options
+from server.mapview.basemaps import basemap_options, online_providers
 from server.settings import Settings
 
 # Read-only routes other web clients (a QGIS web client, another portal) may read across origins.
@@ -36,10 +35,14 @@ READ_METHODS = ("GET", "HEAD")
 _INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
 
 
+def script_hash(text: str) -> str:
+    """The CSP ``'sha256-…'`` source that lets exactly this inline script run (its text as the browser hashes it)."""
+    return f"'sha256-{base64.b64encode(hashlib.sha256(text.encode('utf-8')).digest()).decode('ascii')}'"
+
+
 def script_hashes(html: str) -> list[str]:
-    """CSP ``'sha256-…'`` sources of a page's inline ``<script>`` elements (exact text, as the browser hashes it)."""
-    return [f"'sha256-{base64.b64encode(hashlib.sha256(s.encode('utf-8')).digest()).decode('ascii')}'"
-            for s in _INLINE_SCRIPT.findall(html)]
+    """CSP sources of a page's plain inline ``<script>`` elements."""
+    return [script_hash(s) for s in _INLINE_SCRIPT.findall(html)]
 
 
 def content_security_policy(tile_origins: Iterable[str] = (), script_sources: Iterable[str] = ()) -> str:
@@ -267,4 +270,9 @@ def install(app: FastAPI, settings: Settings) -> None:
 def csp_with_inline_scripts(settings: Settings, html: str) -> str:
     """The policy of a page that must keep inline scripts (Swagger UI's init): the usual one plus their hashes."""
     return content_security_policy(basemap_origins(settings), script_hashes(html))
+
+
+def csp_allowing(settings: Settings, scripts: Iterable[str]) -> str:
+    """The usual policy plus exactly these inline scripts (the map page's boot script and Folium module)."""
+    return content_security_policy(basemap_origins(settings), [script_hash(s) for s in scripts])
 

@@ -17,19 +17,14 @@ from fastapi.responses import HTMLResponse, Response
 from layers.maps import MapDefinition, get_map
 from server.dependencies import CatalogueDep, MapsDep, SettingsDep
 from server.mapview.assets import PLANVIEW_CSS
-from server.mapview.basemaps import AMAP_WARNING, BasemapOptions
+from server.mapview.basemaps import AMAP_WARNING, basemap_options
 from server.mapview.builder import MapPage, build_map_page, export_href, plan_title
 from server.mapview.frontend import FrontEnd, front_end
 from server.mapview.thumbnails import thumbnail_svg
+from server.middleware import csp_allowing
 from server.settings import Settings
 
 router = APIRouter(tags=["pages"])
-
-
-def basemap_options(settings: Settings) -> BasemapOptions:
-    return BasemapOptions(enable_osm=settings.enable_osm, tianditu_token=settings.tianditu_token,
-                          enable_amap=settings.enable_amap, files=tuple(sorted(settings.basemap_files.items())),
-                          urls=tuple(settings.basemap_urls.items()))
 
 
 def _front_end(settings: Settings) -> FrontEnd:
@@ -66,29 +61,22 @@ def catalogue_page(request: Request, maps: MapsDep, catalogue: CatalogueDep) -> 
 
 @router.get("/maps/{map_id}", response_class=HTMLResponse, include_in_schema=False)
 def map_page(map_id: str, request: Request, maps: MapsDep, settings: SettingsDep) -> Response:
+    """The map page. Its two scripts are inline: boot.js, which asks for the first view's data while the
+    head is parsed, and Folium's module; the CSP lets exactly these two run, by hash."""
     definition = get_map(maps, map_id)
     page = _map_page(request, definition, settings)
+    front = _front_end(settings)
+    module = page.script(front.main)
     return request.app.state.templates.TemplateResponse(  # type: ignore[no-any-return]
         request, "map.html",
         {
             "page": page, "definition": definition, "plan_title": plan_title(definition.plan),
             "export_href": export_href(definition.id, definition.bounds, page.visible_layer_ids),
-            "maps": list(maps.values()), "css": PLANVIEW_CSS, "front": _front_end(settings),
+            "maps": list(maps.values()), "css": PLANVIEW_CSS, "front": front, "module": module,
             "amap_warning": AMAP_WARNING if settings.enable_amap else None,
         },
+        headers={"Content-Security-Policy": csp_allowing(settings, (front.boot, module))},
     )
-
-
-@router.get("/maps/{map_id}/map.js", include_in_schema=False)
-def map_script(map_id: str, request: Request, maps: MapsDep, settings: SettingsDep) -> Response:
-    """The map's Folium script as an ES module: the page itself runs no inline script (CSP)."""
-    definition = get_map(maps, map_id)
-    script = _map_page(request, definition, settings).script(_front_end(settings).main)
-    etag = '"' + hashlib.sha256(script.encode()).hexdigest()[:24] + '"'
-    headers = {"ETag": etag, "Cache-Control": "public, max-age=300"}
-    if request.headers.get("if-none-match") == etag:
-        return Response(status_code=304, headers=headers)
-    return Response(script, media_type="text/javascript", headers=headers)
 
 
 @router.get("/maps/{map_id}/thumbnail.svg", include_in_schema=False)

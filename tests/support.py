@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 import time
@@ -83,3 +84,10 @@ def keep_local(page: Any) -> list[str]:
 
     page.route("**/*", route)
     return outside
+
+
+def map_module(html: str) -> str:
+    """The map page's inline module: Folium's script, which creates the map, its layer groups and basemaps."""
+    found = re.findall(r'<script type="module">(.*?)</script>', html, re.DOTALL)
+    assert len(found) == 1, "a map page has exactly one inline module"
+    return str(found[0])

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from pmtiles.tile import Compression, TileType, zxy_to_tileid
 from pmtiles.writer import Writer
-from support import running_app
+from support import map_module, running_app
 
 from server.app import create_app
 from server.settings import ROOT, Settings
@@ -128,7 +128,7 @@ def test_tiles_are_served_with_etag_range_and_no_content_outside(tiles_settings:
         assert c.get("/basemap/nope/9/0/0").status_code == 404  # only configured names, never paths
         assert c.get("/basemap/..%2F..%2Fetc/9/0/0").status_code == 404
         page = c.get("/maps/yunyang").text
-        script = c.get("/maps/yunyang/map.js").text
+        script = map_module(page)
     assert "/basemap/test/{z}/{x}/{y}" in script and json.dumps("测试影像（本地离线瓦片）")[1:-1] in script
     assert "\\u0026lt;b\\u0026gt;2024" in script or "&lt;b&gt;2024" in script  # attribution escaped
     assert "<b>2024" not in script and "<b>2024" not in page
@@ -151,8 +151,8 @@ def test_vector_tiles_are_served_as_mvt(tiles_settings: Settings, name: str) -> 
                      ).status_code == 304
         assert c.get(f"/basemap/{name}/9/0/0").status_code == 204
         assert c.get(f"/basemap/{name}/31/0/0").status_code == 204
-        script = c.get("/maps/yunyang/map.js").text
         page = c.get("/maps/yunyang").text
+        script = map_module(page)
     assert "Leaflet.VectorGrid.bundled.min.js" in page  # the renderer comes with a vector basemap
     titles = {"vecmb": "测试矢量MB", "vecpm": "测试矢量PM", "vecplain": "测试矢量无压缩"}
     assert json.dumps(titles[name] + "（本地离线矢量瓦片）")[1:-1] in script
@@ -169,7 +169,7 @@ def test_pmtiles_raster_is_served(tiles_settings: Settings) -> None:
                      ).status_code == 304
         assert c.get("/basemap/pmraster/8/0/0").status_code == 204
         assert c.get("/basemap/raster.pmtiles/8/0/0").status_code == 404  # names, never file names
-        script = c.get("/maps/yunyang/map.js").text
+        script = map_module(c.get("/maps/yunyang").text)
     assert "/basemap/pmraster/{z}/{x}/{y}" in script and json.dumps("测试PM影像（本地离线瓦片）")[1:-1] in script
 
 
@@ -287,7 +287,7 @@ def test_settings_name_the_file_not_the_url(tmp_path: Path) -> None:
                         basemap_files={"bad": bad, "Bad Name": ROOT / "missing.mbtiles"})
     with TestClient(create_app(settings)) as c:
         assert c.get("/maps/yunyang").status_code == 200
-        assert "/basemap/bad/" not in c.get("/maps/yunyang/map.js").text
+        assert "/basemap/bad/" not in map_module(c.get("/maps/yunyang").text)
 
 
 @pytest.mark.browser

@@ -39,12 +39,13 @@ def _static_copy(tmp_path: Path) -> Path:
 def test_without_a_build_the_page_loads_the_modules_the_first_view_needs(tmp_path: Path) -> None:
     static = _static_copy(tmp_path)
     page = front_end(static, tmp_path / "js")
-    assert not page.built and page.boot == "/static/planview/boot.js" and page.main == "/static/planview/main.js"
+    assert not page.built and page.main == "/static/planview/main.js"
+    assert page.boot == (static / "planview" / "boot.js").read_text(encoding="utf-8")  # inline in the page
     assert {"/static/planview/data.js", "/static/planview/firstview.js", "/static/planview/main.js"} <= set(page.preload)
     # the tools are imported once the map is drawn: preloading them would compete with the first view
     for later in ("measure", "draw", "plantext", "extras", "tiles", "upload"):
         assert f"/static/planview/{later}.js" not in page.preload, later
-    assert "/static/planview/boot.js" not in page.preload  # a classic script, not a module
+    assert "/static/planview/boot.js" not in page.preload  # the page's inline classic script, not a module
     assert front_end(static, None) == page
 
 
@@ -53,7 +54,7 @@ def test_a_current_build_is_served_and_an_edit_falls_back_to_the_modules(tmp_pat
     manifest = build_js(static, js, esbuild)
     page = front_end(static, js)
     assert page.built and re.fullmatch(r"/static/build/main-\w+\.js", page.main) and page.preload == (page.main,)
-    assert page.boot == "/static/planview/boot.js"  # the head's classic script is never part of the build
+    assert "planviewBoot" in page.boot  # the head's classic script is never part of the build
     assert set(manifest["sources"]) == {p.relative_to(static).as_posix() for p in sources(static)}  # type: ignore[arg-type]
     bundle = (js / str(manifest["main"])).read_text(encoding="utf-8")
     # every import() was followed into the one file: no module can be loaded a second time beside it
@@ -104,7 +105,7 @@ def test_the_map_draws_and_loads_its_tools_from_either(browser: Any, tmp_path: P
         page.wait_for_function("window.planview && window.planview.settled === true", timeout=30_000)
         planview_scripts = [s for s in scripts if "/static/planview/" in s or "/static/build/" in s]
         if built:
-            assert not [s for s in planview_scripts if "/static/planview/" in s and not s.endswith("/boot.js")]
+            assert not [s for s in planview_scripts if "/static/planview/" in s]
         else:
             assert not [s for s in planview_scripts if "/static/build/" in s]
         assert len(planview_scripts) == len(set(planview_scripts))  # each module once

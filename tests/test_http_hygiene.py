@@ -158,7 +158,7 @@ def test_head_answers_on_every_get_route_with_the_get_headers_and_no_body(hclien
     workspace = workspace_page.rsplit("/", 1)[1]
     schema_paths = [p for p, ops in hclient.get("/openapi.json").json()["paths"].items() if "get" in ops]
     checked = 0
-    for template in [*schema_paths, *PAGES, "/maps/{map_id}/map.js", "/maps/{map_id}/thumbnail.svg", "/overlay/{ws_id}"]:
+    for template in [*schema_paths, *PAGES, "/maps/{map_id}/thumbnail.svg", "/overlay/{ws_id}"]:
         if template == "/export" or template.endswith((".pdf", ".xlsx", "template.{fmt}", ".mvt", "/api/jobs/{job_id}")):
             continue  # heavy exports (run as jobs) and tiles are GET like the rest; not worth the time here
         path = _concrete(template, workspace)

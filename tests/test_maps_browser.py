@@ -311,6 +311,26 @@ def test_township_names_appear_from_zoom_10(probe: PageProbe) -> None:
     assert probe.errors == []
 
 
+def test_zooming_out_fetches_geometry_as_coarse_as_the_view(probe: PageProbe) -> None:
+    """Geometry is drawn as the server simplified it for its zoom (Leaflet does not simplify it again), so
+    after zooming out well below the data's detail the coarser geometry is fetched, not the finer kept
+    (the whole layer at zoom 10 covers any view: only its detail asks for the new request)."""
+    page = probe.open("/maps/yunyang#map=10/30.95/108.75&layers=cq-counties")
+    state = page.evaluate("window.planview.layerState('cq-counties')")
+    assert state["zoom"] == 10 and state["bbox"] is None
+    smooth = page.evaluate("(() => { const out = []; window.planview.map.eachLayer(l => { if (l.feature && l._parts) "
+                           "out.push(l.options.smoothFactor); }); return out; })()")
+    assert smooth and set(smooth) == {0}
+    page.evaluate("window.planview.map.setZoom(9, {animate: false})")
+    page.evaluate("window.planview.refresh()")
+    assert page.evaluate("window.planview.layerState('cq-counties').zoom") == 10  # a level finer: kept
+    page.evaluate("window.planview.map.setZoom(7, {animate: false})")
+    page.evaluate("window.planview.refresh()")
+    state = page.evaluate("window.planview.layerState('cq-counties')")
+    assert state["zoom"] == 7 and state["bbox"] is None and state["features"] > 0
+    assert probe.errors == []
+
+
 COVERED_PLAN = """ids => {
     const classes = ids.map(id => 'pv-layer-' + id);
     const out = [];

@@ -13,12 +13,14 @@ import folium
 import pytest
 import yaml
 from fastapi.testclient import TestClient
+from support import map_module
 
 from layers.maps import load_maps
 from server.app import create_app
 from server.mapview.assets import external_urls
 from server.mapview.builder import script_json
 from server.mapview.frontend import front_end
+from server.middleware import script_hash
 from server.settings import ROOT, Settings
 
 MAP_IDS = list(load_maps(ROOT / "data"))
@@ -102,18 +104,23 @@ def test_map_page_is_offline_and_complete(client: TestClient, map_id: str) -> No
     assert not re.search(r"https?://", html), re.findall(r".{40}https?://.{40}", html)
     # Every asset the page loads is ours and is actually served.
     assets = re.findall(r'(?:src|href)="(/static/[^"]+)"', html)
-    assert any(a.endswith("leaflet.js") for a in assets) and "/static/planview/boot.js" in assets
+    assert any(a.endswith("leaflet.js") for a in assets)
     for asset in assets:
         assert client.get(asset).status_code == 200, asset
-    # no inline executable script: only JSON data elements and external (module) scripts
-    for tag in re.findall(r"<script[^>]*>", html):
-        assert "src=" in tag or 'type="application/json"' in tag, tag
+    # Two inline scripts, boot.js and Folium's module, and the CSP lets exactly these run (by hash);
+    # everything else inline is a JSON data element. No inline event handler.
+    inline = re.findall(r"<script( [^>]*)?>(.*?)</script>", html, re.DOTALL)
+    code = [(attrs, text) for attrs, text in inline if 'type="application/json"' not in attrs and "src=" not in attrs]
+    assert [attrs for attrs, _ in code] == ["", ' type="module"']
+    csp = r.headers["content-security-policy"]
+    allowed = re.search(r"script-src ([^;]+)", csp)[1].split()  # type: ignore[index]
+    assert allowed == ["'self'", *(script_hash(text) for _, text in code)]  # no 'unsafe-inline' for scripts
     assert not re.search(r"\son[a-z]+=", html), "inline event handler"
-    module = client.get(f"/maps/{map_id}/map.js")
-    assert module.status_code == 200 and module.headers["content-type"].startswith("text/javascript")
     settings = client.app.state.settings  # type: ignore[attr-defined]
     front = front_end(settings.static_dir, settings.js_build_dir)
-    assert module.text.startswith(f'import {{ start }} from "{front.main}";')
+    assert code[0][1] == front.boot and "planviewBoot" in front.boot
+    module = map_module(html)
+    assert module.startswith(f'import {{ start }} from "{front.main}";')
     assert f'<link rel="modulepreload" href="{front.main}">' in html
     bundle = client.get(front.main)
     assert bundle.status_code == 200
@@ -121,8 +128,6 @@ def test_map_page_is_offline_and_complete(client: TestClient, map_id: str) -> No
         assert "immutable" in bundle.headers["cache-control"] and re.search(r"main-\w+\.js$", front.main)
     if os.environ.get("PLANVIEW_REQUIRE_SERVICES") == "1":  # CI builds it (make test): the pages must use it
         assert front.built, "the first-view build is missing or stale: make js"
-    assert f'src="/maps/{map_id}/map.js"' in html
-    assert client.get(f"/maps/{map_id}/map.js", headers={"if-none-match": module.headers["etag"]}).status_code == 304
     config = boot_config(html)
     assert config["map"]["id"] == map_id
     assert '"type":"Feature"' not in html and '"coordinates":' not in html, "geometry must not be embedded"
@@ -169,7 +174,7 @@ def test_hostile_text_is_escaped_in_the_html(hostile_client: TestClient) -> None
     assert counties["popup_fields"]["region"] == HOSTILE_LABEL
     assert counties["legend"]["categories"][0]["label"] == HOSTILE_LABEL
     # Leaflet's layer control renders names as HTML: the name is HTML-escaped first (in the map's module).
-    script = hostile_client.get("/maps/hostile/map.js").text
+    script = map_module(html)
     assert "\\u0026lt;/script\\u0026gt;" in script and HOSTILE_TITLE not in script
     # Missing and broken layers are named in the notice; the map still renders.
     assert config["indicators_url"] is None  # no indicator tables in this data dir: no request, a note
@@ -194,7 +199,7 @@ def test_online_basemaps_only_when_configured(tmp_path: Path) -> None:
     settings = make_settings(tmp_path, enable_amap=True, tianditu_token="tok<en>", enable_osm=True)
     with TestClient(create_app(settings)) as c:
         html = c.get("/maps/yunyang").text
-        script = c.get("/maps/yunyang/map.js").text  # the tile layers are created by the map's module
+    script = map_module(html)  # the tile layers are created by the map's module
     assert "tianditu.gov.cn" in script and "tk=tok%3Cen%3E" in script
     assert "tile.openstreetmap.org" in script and "autonavi.com" in script
     assert "GCJ-02" in html and "500" in html  # the Amap offset warning
@@ -221,12 +226,14 @@ def test_catalogue_links_to_the_overlay_page(client: TestClient) -> None:
     assert client.get("/overlay").status_code == 200
 
 
-def test_map_module_is_the_same_in_every_process(tmp_path: Path) -> None:
-    """The page and its /maps/{id}/map.js may come from different workers: Folium's names must agree."""
-    texts = []
+def test_map_page_is_the_same_in_every_process(tmp_path: Path) -> None:
+    """Every worker builds the same page: Folium's names are derived from the map id, not random, so
+    the module's hash in the CSP and the map <div> it looks for agree wherever the page came from."""
+    pages = []
     for i in range(2):
         with TestClient(create_app(make_settings(tmp_path / str(i)))) as c:
-            texts.append((c.get("/maps/chongqing").text, c.get("/maps/chongqing/map.js").text))
-    assert texts[0] == texts[1]
-    div = re.search(r'<div class="folium-map" id="(map_\w+)"', texts[0][0])
-    assert div and f'L.map(\n                "{div.group(1)}"' in texts[0][1]
+            r = c.get("/maps/chongqing")
+            pages.append((r.text, r.headers["content-security-policy"]))
+    assert pages[0] == pages[1]
+    div = re.search(r'<div class="folium-map" id="(map_\w+)"', pages[0][0])
+    assert div and f'L.map(\n                "{div.group(1)}"' in map_module(pages[0][0])

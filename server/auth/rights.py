@@ -66,7 +66,6 @@ RIGHTS: dict[str, Right] = {
     "GET /ogc/api":                                    Right.PUBLIC_READ,
     "GET /ogc/collections/{collection_id}/queryables": Right.PUBLIC_READ,
     "GET /ogc/collections/{collection_id}/schema":     Right.PUBLIC_READ,
-    "GET /maps/{map_id}/map.js":                       Right.PUBLIC_READ,
     "GET /monitor/{plan}":                             Right.PUBLIC_READ,
     "GET /plans/{plan_id}":                            Right.PUBLIC_READ,
     "GET /api/search":                                 Right.PUBLIC_READ,

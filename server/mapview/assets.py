@@ -18,8 +18,7 @@ from folium.elements import JSCSSMixin
 
 VENDOR = "/static/vendor"
 PLANVIEW_MODULES = "/static/planview"  # the map page's ES modules, served as they are
-PLANVIEW_JS = f"{PLANVIEW_MODULES}/boot.js"  # the first script the page runs (classic, top of <head>)
-PLANVIEW_MAIN = f"{PLANVIEW_MODULES}/main.js"  # imported by each map's /maps/{id}/map.js
+PLANVIEW_MAIN = f"{PLANVIEW_MODULES}/main.js"  # imported by each map page's inline Folium module
 PLANVIEW_CSS = "/static/planview.css"
 
 # folium link name -> local URL; ``None`` drops a link whose asset no planview
@@ -79,3 +78,11 @@ def localize(root: Element) -> None:
 def external_urls(html: str) -> list[str]:
     """Snippets of ``html`` that would make the browser fetch from another host."""
     return [html[max(0, m.start() - 40): m.end() + 60] for m in _EXTERNAL.finditer(html)]
+
+
+def inline_script(text: str) -> str:
+    """JavaScript made safe to sit inside an HTML ``<script>`` element: no ``</script>`` or ``<!--`` can end it.
+
+    ``<\\/`` and ``<\\!`` mean the same inside a JS string, and planview's scripts have them nowhere else.
+    """
+    return text.replace("</", "<\\/").replace("<!--", "<\\!--")

@@ -20,10 +20,14 @@ import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from geo.errors import DataError
 from layers.tilefiles import describe
+
+if TYPE_CHECKING:
+    from server.settings import Settings
 
 log = logging.getLogger(__name__)
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -52,6 +56,13 @@ class BasemapOptions:
     def any_extra(self) -> bool:
         """Is there any basemap besides the offline vector base (so a switcher is needed)?"""
         return self.any_online or bool(self.files) or bool(self.urls)
+
+
+def basemap_options(settings: Settings) -> BasemapOptions:
+    """The operator's basemap settings as plain values."""
+    return BasemapOptions(enable_osm=settings.enable_osm, tianditu_token=settings.tianditu_token,
+                          enable_amap=settings.enable_amap, files=tuple(sorted(settings.basemap_files.items())),
+                          urls=tuple(settings.basemap_urls.items()))
 
 
 @dataclass(frozen=True)

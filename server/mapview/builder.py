@@ -8,9 +8,9 @@ embedded: ``static/planview/data.js`` fetches ``/api/layers/{id}?zoom=N`` for ea
 visible layer and fills the groups, re-fetching finer geometry on zoom. The
 layer manifests (styles, legends, popup labels) travel as one escaped JSON
 object in a ``<script type="application/json">`` element, so the page stays
-small, no geometry is sent twice, and the page runs no inline script: Folium's
-own script is served as the module ``/maps/{id}/map.js``, which imports
-``start`` from ``static/planview/main.js``.
+small and no geometry is sent twice. Folium's own script is the page's inline
+module, which imports ``start`` from ``static/planview/main.js``; the page's
+Content-Security-Policy names its hash (server/pages.py), as it does boot.js's.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from layers.catalogue import Catalogue, Layer
 from layers.maps import MapDefinition
 from layers.store.model import StoredLayer
 from layers.tiles import tile_columns
-from server.mapview.assets import localize, walk
+from server.mapview.assets import inline_script, localize, walk
 from server.mapview.basemaps import (
     OFFLINE_BASE_ID,
     OFFLINE_BASE_NAME,
@@ -187,7 +187,7 @@ class MapPage:
     header: str  # meta, CSS and styles for <head>
     scripts: str  # <script src> of Leaflet and plugins, for the end of <body>
     body: str  # the map <div>
-    folium_script: str  # Folium's script, ending with start(...): the body of /maps/{id}/map.js
+    folium_script: str  # Folium's script, ending with start(...): the body of the page's inline module
     config: dict[str, Any]
     prefetch: str  # JSON for static/planview/boot.js (the head's <script type="application/json">)
 
@@ -197,9 +197,9 @@ class MapPage:
         return script_json(self.config)
 
     def script(self, main_url: str) -> str:
-        """/maps/{id}/map.js: Folium's script as an ES module that imports ``start`` from ``main_url``
-        (the modules as they are, or their build: server/mapview/frontend.py)."""
-        return f'import {{ start }} from "{main_url}";\n' + self.folium_script
+        """The page's inline module: Folium's script importing ``start`` from ``main_url`` (the modules as
+        they are, or their build: server/mapview/frontend.py), safe inside ``<script>``."""
+        return inline_script(f'import {{ start }} from "{main_url}";\n' + self.folium_script)
 
     @property
     def visible_layer_ids(self) -> list[str]:
@@ -351,8 +351,7 @@ def build_map_page(definition: MapDefinition, catalogue: Catalogue, options: Bas
 
 def _stable_names(root: Element, map_id: str) -> None:
     """Give Folium's elements ids derived from the map id instead of random UUIDs, so every server
-    process builds the same page and the same /maps/{id}/map.js (the page and its module may be
-    served by different workers: the map <div> id must match the one the module looks for)."""
+    process builds the same page (and its inline module, whose hash the page's CSP names)."""
     for i, element in enumerate(walk(root)):
         element._id = hashlib.sha256(f"{map_id}/{i}".encode()).hexdigest()[:32]
 

@@ -8,7 +8,9 @@ time-to-drawn). ``planview js build`` (esbuild, a dev tool from package.json) bu
 it imports, the tools it imports after the first view included, into one file in ``js_build_dir`` (data/build/js):
 every module still runs once per page, and the tools still only once the map is drawn. boot.js, the
 classic script that starts the first view's data requests at the top of the page head, is not part of
-it: the modules reach it through firstview.js either way.
+it: the modules reach it through firstview.js either way. The page carries boot.js and its own Folium
+module inline (hashed in its CSP, server/pages.py): two requests fewer on the browser's six connections
+before the first view's data can be asked for, and boot.js runs as soon as the head is parsed.
 
 A page uses the build only while it is current: its manifest records a hash of every source file it
 was made from. Edit any module and the pages fall back to the modules as they are, at once, until
@@ -24,10 +26,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from server.mapview.assets import PLANVIEW_JS, PLANVIEW_MAIN, PLANVIEW_MODULES
+from server.mapview.assets import PLANVIEW_MAIN, PLANVIEW_MODULES, inline_script
 
 BUILD_URL = "/static/build"  # served from js_build_dir
 MANIFEST = "manifest.json"
+BOOT = "planview/boot.js"  # under static/: the classic script the map page runs first, inline
 ENTRY = "planview/main.js"  # what the build bundles, under static/: imported by /maps/{id}/map.js
 
 
@@ -35,7 +38,7 @@ ENTRY = "planview/main.js"  # what the build bundles, under static/: imported by
 class FrontEnd:
     """The URLs one map page loads."""
 
-    boot: str  # the classic script at the top of <head>: requests the first view's layer data first
+    boot: str  # the text of boot.js, inline at the top of <head>: requests the first view's layer data first
     main: str  # imported by /maps/{id}/map.js: start-up
     preload: tuple[str, ...]  # <link rel="modulepreload">: everything the first view imports statically
     built: bool  # served from a current build (not the modules as they are)
@@ -64,9 +67,22 @@ def front_end(static_dir: Path, folder: Path | None) -> FrontEnd:
     manifest = _read_manifest(folder / MANIFEST) if folder is not None else None
     if (folder is None or manifest is None or manifest.get("sources") != source_hashes(static_dir)
             or not (folder / str(manifest["main"])).is_file()):
-        return FrontEnd(boot=PLANVIEW_JS, main=PLANVIEW_MAIN, preload=tuple(module_urls(static_dir)), built=False)
+        return FrontEnd(boot=boot_script(static_dir), main=PLANVIEW_MAIN, preload=tuple(module_urls(static_dir)),
+                        built=False)
     main = f"{BUILD_URL}/{manifest['main']}"
-    return FrontEnd(boot=PLANVIEW_JS, main=main, preload=(main,), built=True)
+    return FrontEnd(boot=boot_script(static_dir), main=main, preload=(main,), built=True)
+
+
+def boot_script(static_dir: Path) -> str:
+    """static/planview/boot.js as the page inlines it; read again only when the file changes."""
+    path = static_dir / BOOT
+    stat = path.stat()
+    return _boot_script(path, stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=4)
+def _boot_script(path: Path, mtime_ns: int, size: int) -> str:
+    return inline_script(path.read_text(encoding="utf-8"))
 
 
 def _read_manifest(path: Path) -> dict[str, object] | None:

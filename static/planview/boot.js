@@ -1,10 +1,10 @@
 // boot.js — owns the first request: prefetches the first view's layer data from the top of the page head,
 // before anything else runs, and the helpers shared with data loading (zoom buckets, layer URLs, permalink
 // parsing, fetch-once), which the modules import from firstview.js. Its input is
-// <script type="application/json" id="pv-prefetch">. The page's one classic script: a parser-blocking
-// script at the top of <head> runs as soon as it arrives, while the browser ran the async module it used
-// to be 60–170 ms later, once the page's other scripts had run (benchmarks/maps.py); that was the first
-// view's data requests waiting. The map's size is derived from the window and the page layout constants
+// <script type="application/json" id="pv-prefetch">. The page's one classic script, inline at the top of
+// <head> (its hash in the page's CSP): it runs as soon as the head is parsed, with no request of its own;
+// as an async module it ran 60–170 ms later, once the page's other scripts had run (benchmarks/maps.py),
+// and the first view's data requests waited. The map's size is derived from the window and the page layout constants
 // (the same numbers as planview.css; a test keeps them in step). A wrong guess only costs one unused request.
 (function () {
 "use strict";

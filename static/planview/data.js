@@ -8,6 +8,11 @@ import { clampedBounds, emit, on, visibleIds } from "./state.js";
 import { pointStyle, styleFor, uncertaintyRing } from "./style.js";
 
 const REFRESH_DELAY_MS = 250;
+// Geometry comes simplified for its zoom bucket (half a pixel, layers/catalogue.py), so Leaflet's own
+// simplification (smoothFactor 1: Douglas-Peucker at one pixel, on every redraw) is switched off: it
+// cost about a tenth of the time to the first drawn view (benchmarks/maps.py) for no visible change.
+// Zooming out more than a level below the data's detail fetches coarser geometry instead (needsLoad).
+const SMOOTH_FACTOR = 0;
 const CACHE_PER_LAYER = 8;
 let refreshTimer = null;
 
@@ -32,6 +37,7 @@ export function needsLoad(ctx, st, bucket) {
   if (st.failed && st.zoom < 0) return false;
   if (st.zoom < 0) return true;
   if (st.zoom < bucket && st.zoom < MAX_DATA_ZOOM) return true;
+  if (st.zoom > bucket + 1) return true; // far finer than the view needs: drawn unsimplified (SMOOTH_FACTOR)
   return !covers(st.bbox, clampedBounds(ctx.map));
 }
 
@@ -73,7 +79,8 @@ function setData(ctx, st, data, bucket, bbox) {
   const lc = st.cfg;
   const geo = L.geoJSON(data, {
     coordsToLatLng: ctx.coordsToLatLng || L.GeoJSON.coordsToLatLng,
-    style: (f) => styleFor(lc, f.properties || {}, f.geometry && f.geometry.type),
+    style: (f) => Object.assign(styleFor(lc, f.properties || {}, f.geometry && f.geometry.type),
+      { smoothFactor: SMOOTH_FACTOR }),
     pointToLayer: (f, latlng) => {
       const props = f.properties || {};
       const marker = L.circleMarker(latlng, pointStyle(lc, props));

@@ -1,6 +1,6 @@
 // main.js — owns start-up: reads the page's config, wires every module to the Folium-made map,
 // loads the first view, and exposes window.planview (ready flag, state) for tests and debugging.
-// The map's own script (/maps/{id}/map.js, a module) imports start() and calls it. What the first
+// The map page's inline module (Folium's script, server/pages.py) imports start() and calls it. What the first
 // view does not need (drawing, measuring, plan text and search, monitoring) is imported once it is drawn, and the
 // vector-tile modules only on pages that have tiled layers or vector basemaps: fewer requests before it.
 import "./leaflet-fixes.js";
@@ -83,7 +83,6 @@ export function start(map, groups, layerControl, bases) {
   on(ctx, "select", () => sheet.showFeature());
   const labels = wireLabels(ctx);
   wireLinks(ctx);
-  scheduleLinks(ctx);
 
   const started = performance.now();
   const initialLoads = visibleIds(ctx).map((id) => load(ctx, id));
@@ -106,6 +105,9 @@ export function start(map, groups, layerControl, bases) {
   // same task as the drawing and hold up its paint. Literal import() calls, so the build can follow them.
   const painted = planview.whenReady.then(afterNextPaint);
   const later = (load) => painted.then(load);
+  // The permalink and export links for the first view (the page came with the export link already right
+  // for its default view; history.replaceState is slow, and nothing needs them before the map is seen).
+  painted.then(() => scheduleLinks(ctx));
   // The fallback Chinese font (only fetched where no system CJK font is installed) once the map is drawn.
   // Where it is fetched, text grows from the fallback's empty boxes to real glyphs: the controls are
   // measured again once it is in (the layer control can widen over the plan).

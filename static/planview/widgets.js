@@ -15,12 +15,16 @@ function wireFullscreen(map) {
   link.setAttribute("role", "button");
   const native = () => document.fullscreenElement === el;
   const pseudo = () => el.classList.contains("leaflet-pseudo-fullscreen");
-  function show() {
+  function label() {
     const on = native() || pseudo();
     link.classList.toggle("leaflet-fullscreen-on", on);
     link.title = on ? "退出全屏" : "全屏";
     link.setAttribute("aria-label", link.title);
     link.setAttribute("aria-pressed", String(on));
+  }
+  /** After entering or leaving full screen: the map's size changed. */
+  function show() {
+    label();
     map.invalidateSize();
   }
   L.DomEvent.on(link, "click", (e) => {
@@ -34,7 +38,7 @@ function wireFullscreen(map) {
     else { el.classList.add("leaflet-pseudo-fullscreen"); show(); }
   });
   document.addEventListener("fullscreenchange", show);
-  show();
+  label(); // not show(): measuring the map's size here would lay the page out before its layers are drawn
 }
 
 /** 经纬度 of the pointer, bottom right, nearest the corner. */
