@@ -12,11 +12,13 @@ from pathlib import Path
 from urllib.parse import quote
 
 import defusedxml.ElementTree as SafeET
+import geopandas as gpd
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 from pypdf import PdfReader
 from pyproj import Geod, Transformer
+from shapely.geometry import Point
 from support import signed_in
 
 from geo.printmap import DEFAULT_DISCLAIMER, SCHEMATIC_MARK, Page, fit_frame
@@ -367,3 +369,30 @@ def test_png_writer_round_trips_pixels_dpi_and_title() -> None:
     assert np.array_equal(np.asarray(image), rgba[:, :, :3])
     assert image.info["Title"] == "云阳县 <图>"
     assert image.info["dpi"][0] == pytest.approx(300, abs=0.05)
+
+
+def test_uncertainty_rings_are_drawn_at_their_radius_dashed() -> None:
+    """A located/host point gets a dashed ring of radius ``uncertainty_m`` (metres, in the frame's grid);
+    a point the plan gives exactly gets none."""
+    import matplotlib
+
+    matplotlib.use("agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.collections import PathCollection
+
+    from geo.printmap.draw import OTHER_KEY, draw_layer
+    from geo.printmap.spec import PrintLayer
+
+    sites = gpd.GeoDataFrame(
+        {"precision": ["located", "host", "exact"], "uncertainty_m": [2000.0, 5000.0, 300.0]},
+        geometry=[Point(108.7, 30.9), Point(108.9, 31.0), Point(108.8, 30.95)], crs="EPSG:4326",
+    ).to_crs(4547)  # CGCS2000 / 3-degree Gauss-Kruger CM 108E: metres
+    fig = plt.figure()
+    ax = fig.add_axes((0, 0, 1, 1))
+    draw_layer(ax, PrintLayer(id="s", legend_title="s", features=sites), sites, {OTHER_KEY: "#c0392b"}, 1.0)
+    rings = [c for c in ax.collections if isinstance(c, PathCollection) and c.get_facecolor().size == 0]
+    assert len(rings) == 1 and len(rings[0].get_paths()) == 2
+    widths = sorted(p.get_extents().width for p in rings[0].get_paths())
+    assert widths == pytest.approx([4000.0, 10000.0], rel=1e-3)
+    assert rings[0].get_linestyle()[0][1] is not None  # dashed
+    plt.close(fig)

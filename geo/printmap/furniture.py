@@ -20,7 +20,7 @@ from matplotlib.backends.backend_agg import RendererAgg
 from matplotlib.font_manager import FontProperties, get_font
 from matplotlib.ft2font import LoadFlags
 from matplotlib.lines import Line2D
-from matplotlib.patches import Polygon, Rectangle
+from matplotlib.patches import Patch, Polygon, Rectangle
 from matplotlib.text import Text
 
 from geo.printmap.spec import MM_PER_INCH
@@ -254,6 +254,12 @@ def draw_legend(page: Axes, sections: Sequence[LegendSection], box: tuple[float,
             cy -= rh
 
 
+def _add_patch(page: Axes, patch: Patch) -> None:
+    """``page.add_patch`` without its update of the data limits: the sheet's limits are fixed (its size in mm),
+    and the update was most of the cost of drawing a legend of some fifty swatches."""
+    page.add_artist(patch)
+
+
 def _swatch(page: Axes, x: float, y: float, w: float, h: float, item: LegendItem) -> None:
     look = item.look
     if item.kind == "polygon":
@@ -263,7 +269,7 @@ def _swatch(page: Axes, x: float, y: float, w: float, h: float, item: LegendItem
             rect.set_hatch(look.hatch)
             rect.set_hatch_linewidth(0.4)
             rect.set_hatchcolor((look.edge[0], look.edge[1], look.edge[2], 0.55))
-        page.add_patch(rect)
+        _add_patch(page, rect)
     elif item.kind == "line":
         page.add_line(Line2D([x, x + w], [y + h / 2, y + h / 2], color=look.edge, linewidth=look.linewidth,
                              linestyle=look.linestyle, zorder=10))  # type: ignore[arg-type]
@@ -309,11 +315,11 @@ def draw_scale_bar(page: Axes, x: float, y: float, ground_m_per_mm: float, targe
     pad = 1.6 * scale
     label_h = line_height_mm(size)
     box_w, box_h = length_mm + 2 * pad + 6 * scale, bar_h + label_h + 2 * pad
-    page.add_patch(Rectangle((x - pad, y - pad), box_w, box_h, facecolor=(1, 1, 1, 0.82), edgecolor="none",
+    _add_patch(page, Rectangle((x - pad, y - pad), box_w, box_h, facecolor=(1, 1, 1, 0.82), edgecolor="none",
                              zorder=9))
     seg = length_mm / segments
     for i in range(segments):
-        page.add_patch(Rectangle((x + i * seg, y), seg, bar_h, facecolor="#1a1a1a" if i % 2 == 0 else "white",
+        _add_patch(page, Rectangle((x + i * seg, y), seg, bar_h, facecolor="#1a1a1a" if i % 2 == 0 else "white",
                                  edgecolor="#1a1a1a", linewidth=0.5, zorder=10))
     ty = y + bar_h + 0.6 * scale
     ticks = ((0.0, 0.0), (length_mm, length_m)) if segments == 5 else \
@@ -335,9 +341,9 @@ def draw_north_arrow(page: Axes, cx: float, cy: float, height: float, rotation_d
         return (cx + dx * math.cos(rot) - dy * math.sin(rot), cy + dx * math.sin(rot) + dy * math.cos(rot))
 
     tip, base_l, base_r, notch = pt(0, height / 2), pt(-w / 2, -height / 2), pt(w / 2, -height / 2), pt(0, -height / 4)
-    page.add_patch(Polygon([tip, base_l, notch], closed=True, facecolor="#1a1a1a", edgecolor="#1a1a1a",
+    _add_patch(page, Polygon([tip, base_l, notch], closed=True, facecolor="#1a1a1a", edgecolor="#1a1a1a",
                            linewidth=0.6, zorder=10))
-    page.add_patch(Polygon([tip, notch, base_r], closed=True, facecolor="white", edgecolor="#1a1a1a",
+    _add_patch(page, Polygon([tip, notch, base_r], closed=True, facecolor="white", edgecolor="#1a1a1a",
                            linewidth=0.6, zorder=10))
     lx, ly = pt(0, height / 2 + height * 0.08)
     prop = font.copy()
