@@ -275,4 +275,3 @@ def csp_with_inline_scripts(settings: Settings, html: str) -> str:
 def csp_allowing(settings: Settings, scripts: Iterable[str]) -> str:
     """The usual policy plus exactly these inline scripts (the map page's boot script and Folium module)."""
     return content_security_policy(basemap_origins(settings), [script_hash(s) for s in scripts])
-

@@ -31,15 +31,15 @@ from server.mapview.assets import PLANVIEW_MAIN, PLANVIEW_MODULES, inline_script
 BUILD_URL = "/static/build"  # served from js_build_dir
 MANIFEST = "manifest.json"
 BOOT = "planview/boot.js"  # under static/: the classic script the map page runs first, inline
-ENTRY = "planview/main.js"  # what the build bundles, under static/: imported by /maps/{id}/map.js
+ENTRY = "planview/main.js"  # what the build bundles, under static/: imported by the map page's inline module
 
 
 @dataclass(frozen=True)
 class FrontEnd:
-    """The URLs one map page loads."""
+    """What one map page runs: boot.js's text (inline) and the URLs of its modules."""
 
     boot: str  # the text of boot.js, inline at the top of <head>: requests the first view's layer data first
-    main: str  # imported by /maps/{id}/map.js: start-up
+    main: str  # imported by the page's inline Folium module: start-up
     preload: tuple[str, ...]  # <link rel="modulepreload">: everything the first view imports statically
     built: bool  # served from a current build (not the modules as they are)
 
